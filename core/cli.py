@@ -1,0 +1,134 @@
+"""The `railpack-tui` command line (see the contract in the README). Imports stay lazy so that
+`--version` answers without loading Textual or anything heavy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import BadInput, RailpackTuiError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2, in our own error shape (JSON with --json)
+        raise BadInput(f"{self.prog}: {message}", fix=f"see `{self.prog} --help`", kind="bad-flag")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="railpack-tui", description="A terminal dashboard for BuildKit builds with a shared registry layer cache.")
+    p.add_argument("--version", action="version", version=f"railpack-tui {__version__}")
+    p.add_argument("--project", help="open the dashboard on this project directory")
+    p.add_argument("--theme", help="dashboard theme (railpack-dark, railpack-light, railpack-contrast)")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    s = sub.add_parser("sandbox", help="local buildkitd + registry (with auth) on loopback")
+    s.add_argument("action", choices=["up", "down", "status", "env"])
+    s.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("registry", help="cache registry credentials and checks")
+    rsub = r.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
+    lg = rsub.add_parser("login", help="store a registry password in the OS keyring")
+    lg.add_argument("ref")
+    lg.add_argument("--username", "-u", required=True)
+    lg.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    lg.add_argument("--json", action="store_true")
+    lo = rsub.add_parser("logout", help="remove a stored registry password")
+    lo.add_argument("ref")
+    lo.add_argument("--username", "-u", required=True)
+    lo.add_argument("--json", action="store_true")
+    ls = rsub.add_parser("list", help="list saved registry credentials (names only)")
+    ls.add_argument("--json", action="store_true")
+    t = rsub.add_parser("test", help="check that a cache ref works: reachable, TLS, auth, pull, push, cache")
+    t.add_argument("ref")
+    t.add_argument("--username", "-u")
+    t.add_argument("--password-stdin", action="store_true")
+    t.add_argument("--insecure", action="store_true", help="allow plain HTTP and unverified TLS")
+    t.add_argument("--ca-cert", help="a PEM file of CA certificates to trust for this registry")
+    t.add_argument("--timeout", type=float, default=5.0, help="seconds per check (default 5)")
+    t.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("build", help="build a project through BuildKit with registry cache")
+    b.add_argument("path")
+    b.add_argument("--cache-ref")
+    b.add_argument("--engine", choices=["buildkit", "buildx", "railpack"], default="buildkit")
+    b.add_argument("--builder")
+    b.add_argument("--mode", choices=["max", "min"], default="max")
+    b.add_argument("--no-import", action="store_true")
+    b.add_argument("--no-export", action="store_true")
+    b.add_argument("--no-cache", action="store_true", help="ignore every cache (BuildKit --no-cache)")
+    b.add_argument("--ignore-export-error", action="store_true", help="export with ignore-error=true")
+    b.add_argument("--build-arg", action="append", default=[], metavar="K=V")
+    b.add_argument("--target")
+    b.add_argument("--output", help="none (default), a local directory, or push=IMAGE")
+    b.add_argument("--progress-file", help="also write the raw progress stream here")
+    b.add_argument("--json", action="store_true")
+
+    rp = sub.add_parser("report", help="read a recorded BuildKit progress stream and report the cache")
+    rp.add_argument("progress_file")
+    rp.add_argument("--format", choices=["auto", "rawjson", "plain"], default="auto")
+    rp.add_argument("--json", action="store_true")
+
+    h = sub.add_parser("history", help="past builds of a project")
+    h.add_argument("path")
+    h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("demo", help="cold vs warm, side by side")
+    d.add_argument("path")
+    d.add_argument("--cache-ref", required=True)
+    d.add_argument("--engine", choices=["buildkit", "buildx", "railpack"], default="buildkit")
+    d.add_argument("--builder")
+    d.add_argument("--json", action="store_true")
+
+    sv = sub.add_parser("serve", help="the dashboard in a web browser (textual-serve)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1")
+    return p
+
+
+def _emit_error(err: RailpackTuiError, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"ok": False, "error": err.to_json()}))
+    else:
+        print(f"railpack-tui: error: {err}", file=sys.stderr)
+    return err.exit_code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd is None:
+        from .commands import dashboard
+
+        return dashboard.run(args)
+    from importlib import import_module
+
+    module = import_module(f".commands.{cmd}", __package__)
+    return module.run(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        code = _dispatch(args)
+    except RailpackTuiError as err:
+        code = _emit_error(err, as_json)
+    except KeyboardInterrupt:
+        print("railpack-tui: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        from .crashlog import record
+
+        where = record(exc)
+        err = RailpackTuiError(f"internal error: {type(exc).__name__}: {exc}", fix=f"please report it with {where}", kind="internal")
+        code = _emit_error(err, as_json)
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())

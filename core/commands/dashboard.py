@@ -1,0 +1,16 @@
+"""`railpack-tui` with no subcommand: the dashboard. The embedded default brings the local
+sandbox up (when its tools are installed) and opens on the bundled example with the sandbox
+registry as its cache."""
+
+from __future__ import annotations
+
+import sys
+
+from .. import defaults
+
+
+def run(args) -> int:
+    setup = defaults.resolve(project=args.project, log=lambda m: print(f"railpack-tui: {m}", file=sys.stderr))
+    from railpack_tui.tui.app import run_app  # Textual only loads here
+
+    return run_app(setup, theme=args.theme)

@@ -1,0 +1,51 @@
+"""What the dashboard opens on when nothing is configured: the bundled example, the builder
+from BUILDKIT_HOST or the local sandbox, and a cache ref in the sandbox registry."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import example, sandbox, tools
+from .errors import BadInput, RailpackTuiError
+
+
+@dataclass
+class Setup:
+    project: Path
+    builder: str | None
+    cache_ref: str | None
+    sandbox: sandbox.SandboxInfo | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def sandbox_cache_ref(info: sandbox.SandboxInfo, project: Path) -> str:
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in project.name.lower()).strip("-._") or "project"
+    return f"{info.registry}/railpack-tui/{name}:cache"
+
+
+def resolve(project: str | None = None, start_sandbox: bool = True, log=lambda m: None) -> Setup:
+    notices: list[str] = []
+    if project:
+        p = Path(project).expanduser().resolve()
+        if not p.is_dir():
+            raise BadInput(f"project directory {project!r} does not exist.", fix="pass a directory that holds a Dockerfile or a Railpack app")
+    else:
+        p = example.prepare()
+    builder = os.environ.get("BUILDKIT_HOST") or None
+    info = None
+    if builder is None and start_sandbox:
+        missing = tools.missing(sandbox.REQUIRED_TOOLS)
+        if missing:
+            notices.append(f"No builder: BUILDKIT_HOST is unset and the sandbox tools are missing ({', '.join(missing)}). "
+                           f"Fix: {tools.INSTALL_HINT}.")
+        else:
+            try:
+                log("starting the local sandbox (buildkitd + registry on loopback)...")
+                info = sandbox.up(log=log)
+                builder = info.buildkit_host
+            except RailpackTuiError as exc:
+                notices.append(f"The sandbox did not start: {exc}")
+    cache_ref = sandbox_cache_ref(info, p) if info else None
+    return Setup(project=p, builder=builder, cache_ref=cache_ref, sandbox=info, notices=notices)

@@ -1,0 +1,74 @@
+"""A temporary Docker config for one build: `config.json` holding only the needed registries'
+auth, 0600 in a 0700 directory, removed afterwards (also on errors, cancel and SIGTERM, as long
+as the caller's `finally` runs; see `cleanup_on_signals`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .credentials import Credential
+
+_live: set[Path] = set()
+_lock = threading.Lock()
+
+
+def _auth_entry(cred: Credential) -> dict:
+    token = base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
+    return {"auth": token}
+
+
+def write(creds: Iterable[Credential]) -> Path:
+    """Create the directory and config; the caller must `remove` it."""
+    d = Path(tempfile.mkdtemp(prefix="railpack-tui-docker-"))
+    os.chmod(d, 0o700)
+    with _lock:
+        _live.add(d)
+    data = {"auths": {c.host: _auth_entry(c) for c in creds}}
+    fd = os.open(d / "config.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    return d
+
+
+def remove(d: Path) -> None:
+    shutil.rmtree(d, ignore_errors=True)
+    with _lock:
+        _live.discard(d)
+
+
+def remove_all() -> None:
+    with _lock:
+        live = list(_live)
+    for d in live:
+        remove(d)
+
+
+@contextmanager
+def temporary(creds: Iterable[Credential]) -> Iterator[Path]:
+    d = write(creds)
+    try:
+        yield d
+    finally:
+        remove(d)
+
+
+def cleanup_on_signals() -> None:
+    """On SIGTERM/SIGHUP remove every live temporary config, then exit as the signal asks."""
+
+    def handler(signum, frame):
+        remove_all()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, handler)
