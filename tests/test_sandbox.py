@@ -1,0 +1,124 @@
+"""The sandbox's own lifecycle, on a private sandbox (real buildkitd + registry)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from railpack_tui.core import sandbox
+
+pytestmark = pytest.mark.sandbox
+
+
+def _cli(d: Path, *args):
+    env = dict(os.environ, RAILPACK_TUI_SANDBOX_DIR=str(d))
+    return subprocess.run([sys.executable, "-m", "railpack_tui.core", "sandbox", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture()
+def private_sandbox(sandbox):  # depends on `sandbox` only for its tool/root checks
+    d = Path(tempfile.mkdtemp(prefix="rt-own-", dir="/tmp"))
+    yield d
+    _cli(d, "down")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_up_status_env_down(private_sandbox):
+    d = private_sandbox
+    up = _cli(d, "up", "--json")
+    assert up.returncode == 0, up.stderr
+    info = json.loads(up.stdout)
+    assert info["ok"] and info["running"]
+    assert info["buildkit_host"] == f"unix://{d}/buildkitd.sock"
+    host = info["registry"]
+    assert host.startswith("127.0.0.1:")
+    assert info["debug_addr"].startswith("127.0.0.1:")
+    # the registry really demands authentication
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(f"http://{host}/v2/", timeout=2)
+    assert exc.value.code == 401
+    assert "Basic" in exc.value.headers.get("Www-Authenticate", "")
+    # and the stored credential opens it
+    cred = sandbox.sandbox_credential(sandbox.load(d))
+    assert cred is not None and cred.username == "railpack" and len(cred.password) >= 20
+    req = urllib.request.Request(f"http://{host}/v2/")
+    import base64
+
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode())
+    assert urllib.request.urlopen(req, timeout=2).status == 200
+    assert "keyring" in info["credential_store"] or "0600" in info["credential_store"]
+    pw_file = d / sandbox.PASSWORD_FILE
+    if pw_file.exists():
+        assert (pw_file.stat().st_mode & 0o777) == 0o600
+    assert (d.stat().st_mode & 0o777) == 0o700
+
+    # idempotent: same processes
+    again = json.loads(_cli(d, "up", "--json").stdout)
+    assert again["buildkitd"]["pid"] == info["buildkitd"]["pid"]
+    assert again["registry_daemon"]["pid"] == info["registry_daemon"]["pid"]
+
+    env = _cli(d, "env")
+    assert env.stdout.splitlines() == [f"export BUILDKIT_HOST=unix://{d}/buildkitd.sock",
+                                       f"export RAILPACK_TUI_SANDBOX_REGISTRY={host}"]
+    st = _cli(d, "status")
+    assert st.returncode == 0 and "running" in st.stdout
+
+    pids = [info["buildkitd"]["pid"], info["registry_daemon"]["pid"]]
+    down = _cli(d, "down")
+    assert down.returncode == 0 and "buildkitd" in down.stdout and "registry" in down.stdout
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
+    assert _cli(d, "status").returncode == 1
+    assert not (d / sandbox.PASSWORD_FILE).exists()
+
+
+def test_status_detects_a_crash_and_up_restarts(private_sandbox):
+    d = private_sandbox
+    info = json.loads(_cli(d, "up", "--json").stdout)
+    os.kill(info["registry_daemon"]["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    st = _cli(d, "status", "--json")
+    assert st.returncode == 1
+    data = json.loads(st.stdout)
+    assert data["registry_daemon"]["alive"] is False
+    assert data["buildkitd"]["alive"] is True
+    human = _cli(d, "status")
+    assert "CRASHED" in human.stdout
+    up = json.loads(_cli(d, "up", "--json").stdout)
+    assert up["running"]
+    assert up["registry"] == info["registry"], "the registry port is kept across restarts"
+
+
+def test_down_spares_a_reused_pid(private_sandbox):
+    """`down` checks the command line, not only the pid: an unrelated process is never killed."""
+    d = private_sandbox
+    _cli(d, "up")
+    state = json.loads((d / sandbox.STATE_FILE).read_text())
+    victim = subprocess.Popen(["sleep", "30"])
+    try:
+        state["registry_daemon"]["pid"] = victim.pid
+        (d / sandbox.STATE_FILE).write_text(json.dumps(state))
+        _cli(d, "down")
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+    # the real registry process (no longer recorded) is cleaned up here
+    subprocess.run(["pkill", "-f", f"{d}/registry.yml"], check=False)
+
+
+def test_env_without_sandbox_is_an_environment_error(tmp_path):
+    r = _cli(tmp_path / "none", "env")
+    assert r.returncode == 3
+    assert "sandbox up" in r.stderr
+    assert "Traceback" not in r.stderr
