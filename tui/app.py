@@ -1,29 +1,291 @@
-"""The dashboard application (minimal until the full dashboard lands)."""
+"""The dashboard: one App with four modes, `build`, `projects`, `registries` and `history`
+(keys 1-4), sharing one `AppState` (`self.app.state`, see tui/state.py).
+
+For the screens: read `self.app.state`; change it with `self.app.update_state(field=value)`;
+hear of changes with `self.app.state_changed.subscribe(self, callback)`; ask for a build with
+`self.app.start_build()` (or post `messages.RequestBuild()`); hand any core.errors exception to
+`self.app.report_error(exc)` (the one place errors become notifications). Builds run in a
+thread worker through core/runner.py; the Build screen polls the model at ~30 Hz.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import importlib
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from railpack_tui import themes
+from railpack_tui.core import crashlog
 from railpack_tui.core.defaults import Setup
+from railpack_tui.core.errors import EnvironmentProblem, RailpackTuiError
+
+from . import messages
+from .state import AppState, BuildRun, Settings
+
+# mode -> (module, class, title)
+SCREENS: dict[str, tuple[str, str, str]] = {
+    "build": ("railpack_tui.tui.screens.build", "BuildScreen", "Build"),
+    "projects": ("railpack_tui.tui.screens.projects", "ProjectsScreen", "Projects"),
+    "registries": ("railpack_tui.tui.screens.registries", "RegistriesScreen", "Registries"),
+    "history": ("railpack_tui.tui.screens.history", "HistoryScreen", "History"),
+}
+MODE_KEYS = {"1": "build", "2": "projects", "3": "registries", "4": "history"}
+
+
+def _screen_factory(mode: str) -> Callable[[], Screen]:
+    """Import a mode's screen when it is first shown; a broken module gives a screen that says so."""
+    module_name, class_name, title = SCREENS[mode]
+
+    def make() -> Screen:
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            return cls()
+        except Exception as exc:  # a screen that fails to load must not take the app down
+            from .screens.unavailable import UnavailableScreen
+
+            crashlog.record(exc)
+            return UnavailableScreen(title, f"{type(exc).__name__}: {exc}")
+
+    return make
 
 
 class RailpackTUI(App):
-    TITLE = "railpack-tui"
-    BINDINGS = [("q", "quit", "Quit")]
+    """railpack-tui's dashboard."""
 
-    def __init__(self, setup: Setup) -> None:
+    TITLE = "railpack-tui"
+    CSS_PATH = "app.tcss"
+    MODES = {mode: _screen_factory(mode) for mode in SCREENS}
+    DEFAULT_MODE = "build"
+    BINDINGS = [
+        Binding("1", "go('build')", "Build", show=False),
+        Binding("2", "go('projects')", "Projects", show=False),
+        Binding("3", "go('registries')", "Registries", show=False),
+        Binding("4", "go('history')", "History", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("b", "build", "Build"),
+        Binding("r", "rebuild", "Rebuild", show=False),
+        Binding("c", "cancel_build", "Cancel", show=False),
+        Binding("t", "test_registry", "Test registry", show=False),
+        Binding("T", "cycle_theme", "Theme", show=False),
+    ]
+
+    def __init__(self, setup: Setup, *, settings: Settings | None = None, theme: str | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.setup = setup
+        self.state = AppState.from_setup(setup, settings)
+        self.state_changed: Signal[set[str]] = Signal(self, "state-changed")
+        # the clock behind spinners and running times; tests pass a fixed one
+        self.clock: Callable[[], float] = clock or time.time
+        self._cancel_event: threading.Event | None = None
+        for t in themes.THEMES:
+            self.register_theme(t)
+        wanted = theme or self.state.settings.theme
+        self.theme = wanted if wanted in self.available_themes else themes.DEFAULT
+        self.sub_title = self._subtitle()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        lines = [f"Project:   {self.setup.project}", f"Builder:   {self.setup.builder or '(none)'}",
-                 f"Cache ref: {self.setup.cache_ref or '(none)'}"] + self.setup.notices
-        yield Static("\n".join(lines), id="summary")
-        yield Footer()
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        for notice in self.state.notices:
+            self.notify(notice, title="Setup", severity="warning", timeout=12)
+
+    def _remember_theme(self, theme: Any) -> None:
+        self.state.settings.theme = theme.name
+
+    def _subtitle(self) -> str:
+        project = self.state.project.name if self.state.project else "no project"
+        return f"{project} · {self.state.cache_ref or 'no cache ref'}"
+
+    # --- state --------------------------------------------------------------------------------
+
+    def update_state(self, **changes: Any) -> set[str]:
+        """Change AppState fields and tell every subscriber which ones changed."""
+        changed = self.state.apply(**changes)
+        if changed:
+            self.sub_title = self._subtitle()
+            self.state_changed.publish(changed)
+        return changed
+
+    # --- errors: the one place a problem becomes a notification ---------------------------
+
+    def report_error(self, error: BaseException, context: str = "") -> None:
+        prefix = f"{context}: " if context else ""
+        if isinstance(error, RailpackTuiError):
+            text = prefix + error.message + (f"\nFix: {error.fix}" if error.fix else "")
+            self.notify(text, title=error.kind.replace("-", " ").capitalize(), severity="error", timeout=15)
+        else:
+            where = crashlog.record(error)
+            self.notify(f"{prefix}unexpected {type(error).__name__}: {error}\nDetails: {where}",
+                        title="Unexpected error", severity="error", timeout=20)
+
+    @on(messages.ProblemReported)
+    def _on_problem(self, message: messages.ProblemReported) -> None:
+        self.report_error(message.error, message.context)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error, event.worker.name or "")
+
+    # --- navigation ---------------------------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        if mode in self.MODES:
+            # a modal (help, details) on top closes first so the keys land where the user looks
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_cycle_theme(self) -> None:
+        self.theme = themes.next_theme(self.theme)
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_set_theme(self, name: str) -> None:
+        if name in self.available_themes:
+            self.theme = name
+
+    async def action_test_registry(self) -> None:
+        """Delegated to the Registries screen (its `action_test_registry`)."""
+        await self.switch_mode("registries")
+        screen = self.screen
+        if hasattr(screen, "action_test_registry"):
+            self.call_after_refresh(screen.action_test_registry)
+
+    # --- builds -------------------------------------------------------------------------------
+
+    def action_build(self) -> None:
+        self.start_build()
+
+    def action_rebuild(self) -> None:
+        self.start_build(rebuild=True)
+
+    def action_cancel_build(self) -> None:
+        self.cancel_build()
+
+    @on(messages.RequestBuild)
+    def _on_request_build(self, message: messages.RequestBuild) -> None:
+        self.start_build(rebuild=message.rebuild)
+
+    @on(messages.RequestCancel)
+    def _on_request_cancel(self) -> None:
+        self.cancel_build()
+
+    def build_request(self) -> Any:
+        """The BuildRequest for the current state (raises core.errors on a bad state)."""
+        from railpack_tui.core import runner
+
+        s = self.state
+        if s.project is None:
+            raise EnvironmentProblem("no project is open.", fix="pick one on the Projects screen (key 2)")
+        if not s.builder:
+            hint = s.notices[0] if s.notices else "set BUILDKIT_HOST or run `railpack-tui sandbox up`"
+            raise EnvironmentProblem("no builder is configured.", fix=hint, kind="no-builder")
+        return runner.BuildRequest(
+            project=Path(s.project), cache_ref=s.cache_ref, engine=s.engine, builder=s.builder,
+            mode=s.cache_mode, no_import=s.no_import, no_export=s.no_export, build_args=dict(s.build_args),
+        )
+
+    def start_build(self, rebuild: bool = False) -> BuildRun | None:
+        """Start a build of the current project in a thread worker; None if it could not start."""
+        if self.state.building:
+            self.notify("A build is already running (c cancels it).", severity="warning", timeout=4)
+            return None
+        try:
+            request = self.build_request()
+            from railpack_tui.core.model import BuildModel
+
+            model = BuildModel()
+        except Exception as exc:
+            self.report_error(exc, "cannot start the build")
+            return None
+        run = BuildRun(request=request, model=model, started_at=self.clock())
+        self.state.current = run
+        self.state.runs.append(run)
+        self._cancel_event = threading.Event()
+        self.action_go("build")
+        self.post_message(messages.BuildStarted(run))
+        self._build_worker(run, self._cancel_event)
+        return run
+
+    def cancel_build(self) -> bool:
+        if not self.state.building or self._cancel_event is None:
+            self.notify("No build is running.", timeout=3)
+            return False
+        self._cancel_event.set()
+        self.notify("Cancelling the build...", timeout=3)
+        return True
+
+    @work(thread=True, exclusive=True, group="build", exit_on_error=False, name="build")
+    def _build_worker(self, run: BuildRun, cancel: threading.Event) -> None:
+        from railpack_tui.core import runner
+
+        try:
+            result = runner.run_build(run.request, run.model, cancel=cancel,
+                                      on_progress=lambda: self.post_message(messages.BuildProgress(run)))
+            run.result = result
+            status = getattr(run.model, "status", None) or "success"
+            run.outcome = {"success": "success", "failed": "failed", "cancelled": "cancelled"}.get(status, status)
+            if cancel.is_set() and run.outcome != "success":
+                run.outcome = "cancelled"
+            run.run_id = getattr(result, "run_id", None)
+        except Exception as exc:
+            run.outcome = "cancelled" if cancel.is_set() else "error"
+            if not cancel.is_set():
+                run.error = str(exc)
+                self.post_message(messages.ProblemReported(exc, "build"))
+        finally:
+            run.finished_at = self.clock()
+            self.post_message(messages.BuildFinished(run))
+
+    @on(messages.BuildFinished)
+    def _on_build_finished(self, message: messages.BuildFinished) -> None:
+        run = message.run
+        severity = {"success": "information", "cancelled": "warning"}.get(run.outcome, "error")
+        self.notify(f"Build {run.outcome}.", severity=severity, timeout=5)
+        self.state_changed.publish({"current"})
+
+    # --- the command palette offers every action ---------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key, mode in MODE_KEYS.items():
+            title = SCREENS[mode][2]
+            yield SystemCommand(f"Go to {title}", f"Show the {title} screen (key {key})", lambda m=mode: self.action_go(m))
+        yield SystemCommand("Build", "Build the current project with its cache ref (key b)", self.action_build)
+        yield SystemCommand("Rebuild", "Build again with the same settings (key r)", self.action_rebuild)
+        yield SystemCommand("Cancel build", "Stop the running build (key c)", self.action_cancel_build)
+        yield SystemCommand("Test registry", "Check the cache ref's registry: connect, auth, pull, push (key t)",
+                            self.action_test_registry)
+        yield SystemCommand("Help", "Keys and what each screen shows (key ?)", self.action_help)
+        yield SystemCommand("Next theme", "Cycle railpack-dark, railpack-light, railpack-contrast (key T)",
+                            self.action_cycle_theme)
+        for t in themes.THEMES:
+            yield SystemCommand(f"Theme: {t.name}", f"Switch to the {t.name} theme (remembered)",
+                                lambda n=t.name: self.action_set_theme(n))
+        yield from getattr(screen, "screen_commands", lambda: [])()
 
 
 def run_app(setup: Setup, theme: str | None = None) -> int:
-    RailpackTUI(setup).run()
+    if theme and theme not in themes.NAMES:
+        from railpack_tui.core.errors import BadInput
+
+        raise BadInput(f"unknown theme {theme!r}.", fix=f"use one of {', '.join(themes.NAMES)}")
+    RailpackTUI(setup, theme=theme).run()
     return 0

@@ -1,0 +1,55 @@
+"""Messages the dashboard's parts send each other. Workers post them from their threads
+(`post_message` is thread-safe); the app and screens handle them on the UI thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class RequestBuild(Message):
+    """Any screen asks the app to build the current project (same as `app.start_build()`)."""
+
+    def __init__(self, rebuild: bool = False) -> None:
+        super().__init__()
+        self.rebuild = rebuild
+
+
+class RequestCancel(Message):
+    """Any screen asks the app to cancel the running build."""
+
+
+class BuildStarted(Message):
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run  # state.BuildRun
+
+
+class BuildProgress(Message):
+    """The running build's model changed. A newer one replaces one still queued, so a flood of
+    events becomes at most one pending redraw (the 30 Hz timer does the rest)."""
+
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BuildProgress) and message.run is self.run
+
+
+class BuildFinished(Message):
+    """The build ended: `run.outcome` says how (success, failed, cancelled, error)."""
+
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run
+
+
+class ProblemReported(Message):
+    """A worker hit an error meant for the user; the app routes it to one notification."""
+
+    def __init__(self, error: BaseException, context: str = "") -> None:
+        super().__init__()
+        self.error = error
+        self.context = context

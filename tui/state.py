@@ -1,0 +1,182 @@
+"""What every screen of the dashboard shares: the project, its cache ref and builder, the engine
+and build options, the current or last build, and the settings remembered between runs.
+
+One `AppState` lives on the app (`self.app.state`). Screens read it freely and change it through
+`self.app.update_state(field=value, ...)`, which publishes the names of the changed fields on
+`self.app.state_changed` (a Textual Signal) so every screen can refresh what depends on them:
+
+    self.app.state_changed.subscribe(self, self._on_state_changed)   # callback(fields: set[str])
+
+Settings (theme, recent projects, and any key another screen wants kept) are stored as JSON in
+`paths.config_dir()/settings.json`, written atomically, never holding a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from railpack_tui.core import paths
+
+SETTINGS_FILE = "settings.json"
+DEFAULT_THEME = "railpack-dark"
+MAX_RECENT = 12
+ENGINES = ("buildkit", "buildx", "railpack")
+CACHE_MODES = ("max", "min")
+
+
+class Settings:
+    """A small JSON document of remembered choices. Unknown keys are kept as they are."""
+
+    def __init__(self, path: Path | None = None, data: dict[str, Any] | None = None) -> None:
+        self.path = path if path is not None else paths.config_dir() / SETTINGS_FILE
+        self.data: dict[str, Any] = dict(data or {})
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        """Read the settings; a missing or unreadable file gives the defaults (never an error)."""
+        settings = cls(path)
+        try:
+            raw = json.loads(settings.path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict):
+                settings.data = raw
+        except (OSError, ValueError):
+            pass
+        return settings
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Remember `key` and write the file now. A failed write is not fatal: returns quietly."""
+        if self.data.get(key) == value:
+            return
+        self.data[key] = value
+        self.save()
+
+    def save(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, indent=2, sort_keys=True)
+            os.replace(tmp, self.path)
+            return True
+        except OSError:
+            return False
+
+    @property
+    def theme(self) -> str:
+        value = self.data.get("theme")
+        return value if isinstance(value, str) and value else DEFAULT_THEME
+
+    @theme.setter
+    def theme(self, name: str) -> None:
+        self.set("theme", name)
+
+    @property
+    def recent_projects(self) -> list[str]:
+        value = self.data.get("recent_projects")
+        return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
+
+    def add_recent_project(self, project: Path | str) -> None:
+        p = str(project)
+        recent = [p] + [r for r in self.recent_projects if r != p]
+        self.set("recent_projects", recent[:MAX_RECENT])
+
+    def project_settings(self, project: Path | str) -> dict[str, Any]:
+        """What was chosen for one project (cache ref, builder, engine...), or {}."""
+        value = self.data.get("projects", {})
+        entry = value.get(str(project)) if isinstance(value, dict) else None
+        return dict(entry) if isinstance(entry, dict) else {}
+
+    def remember_project_settings(self, project: Path | str, **values: Any) -> None:
+        projects = dict(self.data.get("projects") or {})
+        entry = dict(projects.get(str(project)) or {})
+        entry.update({k: v for k, v in values.items()})
+        projects[str(project)] = entry
+        self.set("projects", projects)
+
+
+@dataclass
+class BuildRun:
+    """One build started from the dashboard: its request, its live model, and how it ended."""
+
+    request: Any  # core.runner.BuildRequest
+    model: Any  # core.model.BuildModel
+    started_at: float = 0.0
+    finished_at: float | None = None
+    outcome: str = "running"  # running | success | failed | cancelled | error
+    error: str | None = None
+    run_id: str | None = None
+    result: Any = None  # whatever the runner returned
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == "running"
+
+
+@dataclass
+class AppState:
+    """The dashboard's shared state. Change it with `app.update_state(...)` so screens hear of it."""
+
+    project: Path | None = None
+    builder: str | None = None
+    cache_ref: str | None = None
+    engine: str = "buildkit"
+    cache_mode: str = "max"
+    no_import: bool = False
+    no_export: bool = False
+    build_args: dict[str, str] = field(default_factory=dict)
+    sandbox: Any = None  # core.sandbox.SandboxInfo | None
+    notices: list[str] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    current: BuildRun | None = None  # the running build, or the last one
+    runs: list[BuildRun] = field(default_factory=list)  # this session's builds, oldest first
+
+    FIELDS = ("project", "builder", "cache_ref", "engine", "cache_mode", "no_import", "no_export", "build_args")
+
+    @classmethod
+    def from_setup(cls, setup: Any, settings: Settings | None = None) -> "AppState":
+        settings = settings if settings is not None else Settings.load()
+        state = cls(project=setup.project, builder=setup.builder, cache_ref=setup.cache_ref,
+                    sandbox=setup.sandbox, notices=list(setup.notices), settings=settings)
+        remembered = settings.project_settings(setup.project) if setup.project else {}
+        if remembered.get("engine") in ENGINES:
+            state.engine = remembered["engine"]
+        if remembered.get("cache_mode") in CACHE_MODES:
+            state.cache_mode = remembered["cache_mode"]
+        if isinstance(remembered.get("cache_ref"), str) and remembered["cache_ref"] and not setup.cache_ref:
+            state.cache_ref = remembered["cache_ref"]
+        return state
+
+    @property
+    def building(self) -> bool:
+        return self.current is not None and self.current.running
+
+    @property
+    def model(self) -> Any:
+        """The BuildModel of the running or last build, or None."""
+        return self.current.model if self.current is not None else None
+
+    def apply(self, **changes: Any) -> set[str]:
+        """Set fields; return the names of the ones whose value changed."""
+        changed: set[str] = set()
+        for name, value in changes.items():
+            if not hasattr(self, name) or name in ("settings",):
+                raise AttributeError(f"AppState has no settable field {name!r}")
+            if name == "project" and value is not None:
+                value = Path(value)
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                changed.add(name)
+        if self.project is not None and changed & {"cache_ref", "builder", "engine", "cache_mode"}:
+            self.settings.remember_project_settings(self.project, cache_ref=self.cache_ref, builder=self.builder,
+                                                    engine=self.engine, cache_mode=self.cache_mode)
+        if "project" in changed and self.project is not None:
+            self.settings.add_recent_project(self.project)
+        return changed
