@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--insecure", action="store_true", help="allow plain HTTP and unverified TLS")
     t.add_argument("--ca-cert", help="a PEM file of CA certificates to trust for this registry")
     t.add_argument("--timeout", type=float, default=5.0, help="seconds per check (default 5)")
+    t.add_argument("--docker-config", action="store_true",
+                   help="also use your Docker login ($DOCKER_CONFIG/config.json or its credential helper) when nothing is saved")
     t.add_argument("--json", action="store_true")
 
     b = sub.add_parser("build", help="build a project through BuildKit with registry cache")

@@ -1,0 +1,132 @@
+"""`railpack-tui registry login|logout|list|test`. Passwords come from standard input only
+(`--password-stdin`; a no-echo prompt when stdin is a terminal), never from argv, and are never printed."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+
+from .. import credentials, refs, registry
+from ..errors import BadInput
+
+
+def _read_password(args) -> str:
+    if not getattr(args, "password_stdin", False):
+        raise BadInput("The password is read from standard input only.",
+                       fix="pipe it in: `printf %s \"$PASSWORD\" | railpack-tui registry login REF --username U --password-stdin`")
+    if sys.stdin is None:
+        raise BadInput("--password-stdin was given but there is no standard input.", fix="pipe the password into the command")
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.buffer.read().decode("utf-8", errors="strict")
+        if password.endswith("\n"):
+            password = password[:-1]
+        if password.endswith("\r"):
+            password = password[:-1]
+    if not password:
+        raise BadInput("The password read from standard input is empty.", fix="pipe the password itself, without extra blank lines")
+    return password
+
+
+def _print(data: dict) -> None:
+    print(json.dumps(data))
+
+
+def login(args) -> int:
+    host = refs.registry_of(args.ref)
+    status = credentials.require_keyring()  # exit 3 before reading anything
+    password = _read_password(args)
+    credentials.save(credentials.Credential(host, args.username, password))
+    if args.json:
+        _print({"ok": True, "registry": host, "username": args.username, "store": "keyring", "backend": status.backend})
+    else:
+        print(f"Saved the password for {args.username}@{host} in the OS keyring ({status.backend}).")
+        print(f"Check it works: railpack-tui registry test {args.ref if '/' in args.ref else host + '/REPO:TAG'} --username {args.username}")
+    return 0
+
+
+def logout(args) -> int:
+    host = refs.registry_of(args.ref)
+    removed = credentials.delete(host, args.username)
+    if args.json:
+        _print({"ok": True, "registry": host, "username": args.username, "removed": removed})
+    else:
+        print(f"Removed the saved password for {args.username}@{host}." if removed else f"Nothing was saved for {args.username}@{host}.")
+    return 0
+
+
+def list_(args) -> int:
+    st = credentials.keyring_status()
+    saved = credentials.list_saved()
+    if args.json:
+        _print({"ok": True, "keyring": {"usable": st.usable, "backend": st.backend, "detail": st.detail},
+                "credentials": [s.to_json() for s in saved]})
+        return 0
+    print(f"keyring: {st.detail}")
+    if not saved:
+        print("no saved registry credentials (add one: railpack-tui registry login REF --username U --password-stdin)")
+    for s in saved:
+        print(f"  {s.host:<40} {s.username:<24} {s.store}")
+    return 0
+
+
+def _credential_for_test(args, ref: refs.Reference) -> credentials.Credential | None:
+    if args.password_stdin:
+        if not args.username:
+            raise BadInput("--password-stdin needs --username.", fix="pass --username U together with --password-stdin")
+        return credentials.Credential(ref.registry, args.username, _read_password(args), "stdin")
+    use_docker = bool(getattr(args, "docker_config", False))
+    cred = credentials.for_registry(ref.registry, args.username, use_docker_config=use_docker)
+    if cred is None and args.username:
+        credentials.require_keyring()  # exit 3: the saved password can only come from a keyring
+        raise BadInput(f"No password is saved for {args.username}@{ref.registry}.",
+                       fix=f"run `railpack-tui registry login {ref.registry} --username {args.username} --password-stdin`, or add --password-stdin")
+    return cred
+
+
+_MARK = {True: "ok  ", False: "FAIL"}
+
+
+def _line(check: registry.Check) -> str:
+    mark = "skip" if check.skipped else _MARK[check.ok]
+    out = f"  {mark} {check.name:<8} {check.duration_s:6.3f}s  {check.detail}"
+    if not check.ok and not check.skipped:
+        out += f"\n       {'':<8} {'':>7}  [{check.kind}] fix: {check.fix}"
+    return out
+
+
+def _invalid_ref_json(text: str, err: BadInput) -> dict:
+    return {"ref": text, "registry": None, "repository": None, "tag": None, "ok": False, "checks": [],
+            "cache": registry.CacheInfo().to_json(), "error": {"kind": "invalid-ref", "message": err.message, "fix": err.fix}}
+
+
+def test(args) -> int:
+    try:
+        ref = refs.parse_cache_ref(args.ref)
+    except BadInput as err:
+        if args.json:
+            _print(_invalid_ref_json(args.ref, err))
+            return err.exit_code
+        raise
+    cred = _credential_for_test(args, ref)
+    if not args.json:
+        who = f"as {cred.username} ({cred.source or 'given'})" if cred else "anonymously"
+        print(f"registry test {ref}  {who}")
+    on_check = None if args.json else (lambda c: print(_line(c), flush=True))
+    result = registry.run_checks(ref, cred, insecure=args.insecure, ca_cert=args.ca_cert, timeout=args.timeout, on_check=on_check)
+    if args.json:
+        _print(result.to_json())
+    else:
+        c = result.cache
+        if c.present:
+            print(f"cache: {c.layers} layers, {c.size_bytes / 1e6:.1f} MB, {c.records} records, updated {c.updated or 'unknown'}")
+        elif result.ok:
+            print("cache: none yet (the first build with --export-cache creates it)")
+        print("all checks passed" if result.ok else f"FAILED: {result.error['message']}")
+    return 0 if result.ok else 1
+
+
+def run(args) -> int:
+    return {"login": login, "logout": logout, "list": list_, "test": test}[args.registry_command](args)
