@@ -1,0 +1,950 @@
+"""The live model of one BuildKit build, fed line by line from its progress stream.
+
+`BuildModel` turns `--progress=rawjson` (buildctl, buildx) or `--progress=plain` (railpack, buildx
+fallback) into steps with a cache state each, the cache import/export outcome per ref and the
+build's final status. It never raises on what it is fed: garbage, truncated JSON and non-JSON
+lines (`error: failed to solve: ...`, the Dockerfile excerpt) become the build's error text and
+trailing output.
+
+What is a *step*: a Dockerfile instruction (`[stage i/N] ...`, `[i/N] ...`, optionally with a
+platform prefix) or a Railpack command (custom names such as `copy .`, `[railpack] merge ...`).
+Everything else (`[internal] ...`, `[auth] ...`, cache import/export, image export) is
+bookkeeping: kept in `model.bookkeeping`, never counted in `summary()`.
+
+When a step is *cached*: BuildKit reported `cached: true` for its vertex at least once (the flag
+can be absent from later updates of the same digest: lazy layer pulls re-open the vertex) and the
+step did not execute (no process output). In plain progress a step pulled from the registry cache
+prints layer downloads + `DONE` instead of `CACHED`; the plain parser infers `cached` for a
+non-FROM step whose only activity is layer downloads (`Step.cache_inferred` is then True).
+
+The TUI polls `drain_changes()` (cheap; coalesced keys) and redraws only what changed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import heapq
+import json
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+STEP_STATES = ("pending", "running", "cached", "executed", "error", "cancelled")
+IMPORT_STATES = ("ok", "not-found", "unauthorized", "unreachable", "error")
+EXPORT_STATES = ("ok", "unauthorized", "unreachable", "error", "ignored-error")
+BUILD_STATUSES = ("success", "failed", "cancelled", "incomplete")
+
+# Change keys besides step ids and "logs:<id>".
+CHANGE_SUMMARY = "summary"
+CHANGE_CACHE = "cache"
+CHANGE_STATUS = "status"
+CHANGE_ORDER = "order"  # a step appeared or the build order changed
+CHANGE_OUTPUT = "output"  # trailing non-progress output / the build's error text
+
+_STEP_NAME = re.compile(
+    r"^\[(?:(?P<platform>[\w.-]+/[\w.-]+(?:/[\w.-]+)?) )?(?:(?P<stage>[^\s\[\]]+) )?(?P<index>\d+)/(?P<total>\d+)\] "
+)
+_IMPORT_PREFIX = "importing cache manifest from "
+_EXPORT_PREFIXES = ("exporting to ", "exporting layers", "exporting manifest", "exporting config",
+                    "exporting attestation", "writing image", "naming to ", "unpacking to ", "pushing ",
+                    "sending tarball", "exporting image")
+_INTERNAL_PREFIXES = ("[internal]", "building with ", "resolve image config for ", "resolving provenance", "load metadata for ",
+                      "[context ", "load remote build context")
+
+
+def classify_name(name: str) -> str:
+    """"step" for the build's own steps, else the bookkeeping kind: internal, auth, cache-import,
+    cache-export, export; "unknown" for a vertex known only from a status/log (no name yet)."""
+    if not name:
+        return "unknown"
+    if name.startswith(_INTERNAL_PREFIXES):
+        return "internal"
+    if name.startswith("[auth]"):
+        return "auth"
+    if name.startswith(_IMPORT_PREFIX):
+        return "cache-import"
+    if name.startswith("exporting cache"):
+        return "cache-export"
+    if name.startswith(_EXPORT_PREFIXES):
+        return "export"
+    return "step"
+
+
+def parse_step_name(name: str) -> tuple[str | None, str | None, int | None, int | None]:
+    """(platform, stage, index, total) of a Dockerfile step name; Nones when it is not one."""
+    m = _STEP_NAME.match(name)
+    if not m:
+        return None, None, None, None
+    return m.group("platform"), m.group("stage"), int(m.group("index")), int(m.group("total"))
+
+
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 (nanoseconds allowed) to epoch seconds; None when absent or unparsable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:  # more than 6 fractional digits with an offset other than Z, etc.
+        m = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", value)
+        if not m:
+            return None
+        frac = m.group(2) or "0"
+        base = datetime.fromisoformat(m.group(1) + (m.group(3) or "Z"))
+        return base.timestamp() + float("0." + frac)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def classify_cache_error(message: str, *, export: bool = False) -> str:
+    """The contract's cache outcome for a failed import/export vertex error message."""
+    m = message.lower()
+    if any(k in m for k in ("401", "403", "unauthorized", "forbidden", "denied", "authentication required",
+                            "no basic auth credentials", "authorization failed")):
+        return "unauthorized"
+    if not export and any(k in m for k in ("not found", "404", "manifest unknown", "name unknown")):
+        return "not-found"
+    if any(k in m for k in ("connection refused", "no such host", "i/o timeout", "dial tcp", "network is unreachable",
+                            "connection reset", "deadline exceeded", "tls:", "x509", "no route to host",
+                            "server gave http response", "eof")):
+        return "unreachable"
+    return "error"
+
+
+def _is_cancel(error: str) -> bool:
+    e = error.strip().lower()
+    return e.endswith("context canceled") or e in ("canceled", "cancelled") or e.endswith(": canceled")
+
+
+class LogBuffer:
+    """A step's output, bounded: the first `head_lines` lines and the last `tail_lines` lines are
+    kept (as bytes, decoded on read); lines in between are counted in `dropped`. A line longer than
+    `max_line_bytes` is cut. Partial lines (no newline yet) are held until completed or flushed."""
+
+    __slots__ = ("head", "tail", "dropped", "total_lines", "nbytes", "partial", "head_lines", "tail_lines",
+                 "max_line_bytes", "_model")
+
+    def __init__(self, head_lines: int = 50, tail_lines: int = 1000, max_line_bytes: int = 16384, model=None):
+        self.head: list[bytes] = []
+        self.tail: deque[bytes] = deque()
+        self.dropped = 0
+        self.total_lines = 0
+        self.nbytes = 0
+        self.partial = b""
+        self.head_lines = head_lines
+        self.tail_lines = tail_lines
+        self.max_line_bytes = max_line_bytes
+        self._model = model
+
+    def write(self, data: bytes) -> None:
+        if self.partial:
+            data = self.partial + data
+            self.partial = b""
+        if data.endswith(b"\n"):
+            if data.count(b"\n") == 1:
+                self._add_line(data[:-1])
+                return
+            parts = data[:-1].split(b"\n")
+        else:
+            parts = data.split(b"\n")
+            last = parts.pop()
+            if len(last) > self.max_line_bytes:
+                parts.append(last)
+            else:
+                self.partial = last
+        for line in parts:
+            self._add_line(line)
+
+    def _add_line(self, line: bytes) -> None:
+        if len(line) > self.max_line_bytes:
+            line = line[: self.max_line_bytes] + " … [line cut]".encode()
+        self.total_lines += 1
+        if len(self.head) < self.head_lines:
+            self.head.append(line)
+        else:
+            tail = self.tail
+            tail.append(line)
+            n = len(line)
+            if len(tail) > self.tail_lines:
+                n -= len(tail.popleft())
+                self.dropped += 1
+            self.nbytes += n
+            if self._model is not None:
+                self._model._log_grew(n)
+            return
+        self.nbytes += len(line)
+        if self._model is not None:
+            self._model._log_grew(len(line))
+
+    def flush(self) -> None:
+        """Turn a pending partial line into a line (at the end of a step or the build)."""
+        if self.partial:
+            p, self.partial = self.partial, b""
+            self._add_line(p)
+
+    def trim_tail(self, keep: int) -> int:
+        """Drop the oldest tail lines down to `keep`; returns the bytes freed."""
+        freed = 0
+        while len(self.tail) > keep:
+            freed += len(self.tail.popleft())
+            self.dropped += 1
+        self.nbytes -= freed
+        return freed
+
+    def lines(self) -> list[str]:
+        """Kept lines decoded (UTF-8, invalid bytes replaced), with one marker line for the gap."""
+        out = [b.decode("utf-8", "replace") for b in self.head]
+        if self.dropped:
+            out.append(f"… {self.dropped} lines not kept …")
+        out.extend(b.decode("utf-8", "replace") for b in self.tail)
+        if self.partial:
+            out.append(self.partial[: self.max_line_bytes].decode("utf-8", "replace"))
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def __len__(self) -> int:
+        return self.total_lines + (1 if self.partial else 0)
+
+
+@dataclass(eq=False)
+class Step:
+    """One vertex of the build (a step, or bookkeeping when `kind != "step"`)."""
+
+    id: str
+    name: str = ""
+    kind: str = "unknown"
+    stage: str | None = None
+    index: int | None = None
+    total: int | None = None
+    platform: str | None = None
+    state: str = "pending"
+    started: float | None = None
+    completed: float | None = None
+    duration_s: float | None = None
+    pulled_bytes: int = 0
+    error: str | None = None
+    inputs: list[str] = field(default_factory=list)
+    logs: LogBuffer = field(default_factory=LogBuffer)
+    warnings: list[dict] = field(default_factory=list)
+    miss: dict | None = None
+    cached_reported: bool = False  # BuildKit said cached at least once
+    cache_inferred: bool = False  # plain progress: cached inferred from layer downloads + DONE
+    transfers: dict[str, list] = field(default_factory=dict)  # status id -> [current, total, done]
+    seq: int = 0  # first-seen order
+    # internal
+    _intervals: dict = field(default_factory=dict, repr=False)
+    _has_output: bool = field(default=False, repr=False)
+    _logkey: str = field(default="", repr=False)
+
+    @property
+    def is_step(self) -> bool:
+        return self.kind == "step"
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name, "stage": self.stage, "index": self.index, "total": self.total,
+            "state": self.state if self.state != "running" else "pending",
+            "duration_s": self.duration_s, "pulled_bytes": self.pulled_bytes, "error": self.error,
+            "miss": self.miss,
+            # beyond the contract
+            "id": self.id, "platform": self.platform, "live_state": self.state,
+            "started": self.started, "completed": self.completed,
+            "cache_inferred": self.cache_inferred, "log_lines": len(self.logs),
+            "warnings": [w.get("short", "") for w in self.warnings],
+        }
+
+
+@dataclass
+class CacheOutcome:
+    """The outcome of importing from / exporting to one cache ref. `state` is one of the
+    contract's states, or "pending" while the build has not reported on it yet."""
+
+    ref: str | None
+    state: str = "pending"
+    detail: str = ""
+    vertex: str | None = None
+    duration_s: float | None = None
+
+    def to_json(self) -> dict:
+        return {"ref": self.ref, "state": self.state, "detail": self.detail}
+
+
+_MAX_WARNINGS = 100
+_MAX_OUTPUT_LINES = 400
+
+
+class BuildModel:
+    """See the module docstring. Feed with `feed_line` (or `feed_message` for decoded JSON), end
+    with `finish`. Not thread-safe: feed and read from one thread (or hold your own lock)."""
+
+    def __init__(self, format: str = "auto", *, log_head_lines: int = 50, log_tail_lines: int = 1000,
+                 log_budget_bytes: int = 32 * 1024 * 1024, max_line_bytes: int = 16384) -> None:
+        if format not in ("auto", "rawjson", "plain"):
+            raise ValueError(f"unknown progress format {format!r}")
+        self.format = format  # "auto" until the first progress line decides
+        self.status = "running"  # until finish(): success | failed | cancelled | incomplete
+        self.error: str | None = None  # the build's error text (e.g. "failed to solve: ...")
+        self.output: deque[str] = deque(maxlen=_MAX_OUTPUT_LINES)  # non-progress lines, last ones
+        self.output_dropped = 0
+        self.returncode: int | None = None
+        self.lines_fed = 0
+        self.bad_lines = 0  # lines that looked like JSON but were not a progress message
+        self.first_time: float | None = None
+        self.last_time: float | None = None
+        self._log_head = log_head_lines
+        self._log_tail = log_tail_lines
+        self._log_budget = log_budget_bytes
+        self._max_line = max_line_bytes
+        self._log_bytes = 0
+        self._by_id: dict[str, Step] = {}
+        self._seq = 0
+        self._order_dirty = True
+        self._ordered: list[Step] = []
+        self._changes: set[str] = set()
+        self._expected_import: list[str] | None = None
+        self._expected_export: list[str] | None = None
+        self._ignore_export_error: bool | None = None
+        self._import_vertexes: list[Step] = []
+        self._export_vertexes: list[Step] = []
+        self._finished = False
+        self._plain = None  # progress.PlainParser, created on demand
+
+    # ------------------------------------------------------------------ feeding
+
+    def feed_line(self, line: str | bytes) -> None:
+        """One line of the progress stream (with or without its newline). Never raises."""
+        try:
+            self.lines_fed += 1
+            fmt = self.format
+            if fmt == "rawjson":
+                self._feed_json_line(line)
+            elif fmt == "plain":
+                self._plain_parser().feed(line)
+            else:
+                from .progress import detect_format
+
+                detected = detect_format(line)
+                if detected is None:
+                    self._other(line)
+                else:
+                    self.format = detected
+                    self._changes.add(CHANGE_STATUS)
+                    self.feed_line(line)
+                    self.lines_fed -= 1
+        except Exception:  # noqa: BLE001 - a malformed line must never break the build view
+            self.bad_lines += 1
+
+    def feed_lines(self, lines: Iterable[str | bytes]) -> None:
+        for line in lines:
+            self.feed_line(line)
+
+    def _feed_json_line(self, line: str | bytes) -> None:
+        if isinstance(line, bytes):
+            first = line[:1]
+            is_json = first == b"{" or (first in (b" ", b"\t") and line.lstrip()[:1] == b"{")
+        else:
+            first = line[:1]
+            is_json = first == "{" or (first in (" ", "\t") and line.lstrip()[:1] == "{")
+        if not is_json:
+            self._other(line)
+            return
+        try:
+            msg = json.loads(line)
+        except Exception:  # noqa: BLE001 - ValueError, UnicodeDecodeError, RecursionError
+            self.bad_lines += 1
+            self._other(line)
+            return
+        if type(msg) is dict:
+            self.feed_message(msg)
+        else:
+            self.bad_lines += 1
+
+    def feed_message(self, msg: dict) -> None:
+        """One decoded rawjson message (`SolveStatus`: vertexes, statuses, logs, warnings)."""
+        try:
+            vs = msg.get("vertexes")
+            if vs:
+                for v in vs:
+                    self._vertex(v)
+            ss = msg.get("statuses")
+            if ss:
+                for s in ss:
+                    self._status(s)
+            logs = msg.get("logs")
+            if logs:
+                by_id = self._by_id
+                changes = self._changes
+                a2b = binascii.a2b_base64
+                for lg in logs:
+                    st = by_id.get(lg["vertex"])
+                    if st is None:
+                        st = self._placeholder(lg["vertex"])
+                    st.logs.write(a2b(lg["data"]))
+                    changes.add(st._logkey)
+                    if not st._has_output:
+                        self._first_output(st)
+            ws = msg.get("warnings")
+            if ws:
+                for w in ws:
+                    self._warning(w)
+        except Exception:  # noqa: BLE001
+            self.bad_lines += 1
+
+    def _other(self, line: str | bytes) -> None:
+        """A line that is not progress: keep it as trailing output; `error:` lines are the error."""
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", "replace")
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return
+        if len(line) > self._max_line:
+            line = line[: self._max_line] + " … [line cut]"
+        if len(self.output) == self.output.maxlen:
+            self.output_dropped += 1
+        self.output.append(line)
+        low = line.lstrip().lower()
+        if self.error is None and low.startswith("error:"):
+            self.error = line.lstrip()[6:].strip() or line.strip()
+            self._changes.add(CHANGE_STATUS)
+        self._changes.add(CHANGE_OUTPUT)
+
+    def _plain_parser(self):
+        if self._plain is None:
+            from .progress import PlainParser
+
+            self._plain = PlainParser(self)
+        return self._plain
+
+    # ------------------------------------------------------------------ vertexes
+
+    def _placeholder(self, vid: Any) -> Step:
+        if not isinstance(vid, str):
+            raise TypeError("vertex id must be a string")
+        st = Step(id=vid, logs=LogBuffer(self._log_head, self._log_tail, self._max_line, self), seq=self._seq)
+        st._logkey = "logs:" + vid
+        self._seq += 1
+        self._by_id[vid] = st
+        self._order_dirty = True
+        self._changes.add(CHANGE_ORDER)
+        return st
+
+    def _set_name(self, st: Step, name: str) -> None:
+        st.name = name
+        st.kind = classify_name(name)
+        if st.kind == "step":
+            st.platform, st.stage, st.index, st.total = parse_step_name(name)
+        elif st.kind == "cache-import":
+            self._import_vertexes.append(st)
+            self._changes.add(CHANGE_CACHE)
+        elif st.kind == "cache-export":
+            self._export_vertexes.append(st)
+            self._changes.add(CHANGE_CACHE)
+        self._order_dirty = True
+        self._changes.add(CHANGE_ORDER)
+        self._changes.add(CHANGE_SUMMARY)
+
+    def _vertex(self, v: dict) -> None:
+        vid = v.get("digest")
+        st = self._by_id.get(vid)
+        if st is None:
+            st = self._placeholder(vid)
+        name = v.get("name")
+        if name and isinstance(name, str) and name != st.name:
+            self._set_name(st, name)
+        inputs = v.get("inputs")
+        if inputs and isinstance(inputs, list) and inputs != st.inputs:
+            st.inputs = [i for i in inputs if isinstance(i, str)]
+            self._order_dirty = True
+        if v.get("cached") and not st.cached_reported:
+            st.cached_reported = True
+        started = parse_time(v.get("started"))
+        if started is not None:
+            completed = parse_time(v.get("completed"))
+            if completed is not None or started not in st._intervals:
+                st._intervals[started] = completed
+            if st.started is None or started < st.started:
+                st.started = started
+                self._order_dirty = True
+            st.completed = completed  # None again when a vertex is re-opened (lazy pulls)
+            self._touch_time(completed or started)
+            st.duration_s = self._duration(st)
+        err = v.get("error")
+        if err and isinstance(err, str):
+            st.error = err
+        self._update_state(st)
+        self._changes.add(st.id)
+
+    def _touch_time(self, t: float) -> None:
+        if self.first_time is None or t < self.first_time:
+            self.first_time = t
+        if self.last_time is None or t > self.last_time:
+            self.last_time = t
+
+    @staticmethod
+    def _duration(st: Step) -> float | None:
+        spans = sorted((s, c) for s, c in st._intervals.items() if c is not None)
+        if not spans:
+            return None
+        total = 0.0
+        cur_s, cur_e = spans[0]
+        for s, e in spans[1:]:
+            if s > cur_e:
+                total += max(0.0, cur_e - cur_s)
+                cur_s, cur_e = s, e
+            elif e > cur_e:
+                cur_e = e
+        total += max(0.0, cur_e - cur_s)
+        return round(total, 3)
+
+    def _state_of(self, st: Step) -> str:
+        if st.error:
+            return "cancelled" if _is_cancel(st.error) else "error"
+        if st.completed is None:
+            return "running" if st.started is not None else "pending"
+        if (st.cached_reported or st.cache_inferred) and not st._has_output:
+            return "cached"
+        return "executed"
+
+    def _update_state(self, st: Step) -> None:
+        new = self._state_of(st)
+        if new != st.state:
+            st.state = new
+            self._changes.add(st.id)
+            if st.kind == "step":
+                self._changes.add(CHANGE_SUMMARY)
+            elif st.kind in ("cache-import", "cache-export"):
+                self._changes.add(CHANGE_CACHE)
+
+    def _first_output(self, st: Step) -> None:
+        st._has_output = True
+        if st.cached_reported or st.cache_inferred:
+            self._update_state(st)
+
+    def _status(self, s: dict) -> None:
+        vid = s.get("vertex")
+        st = self._by_id.get(vid)
+        if st is None:
+            st = self._placeholder(vid)
+        sid = s.get("id")
+        if not isinstance(sid, str):
+            return
+        cur = s.get("current") or 0
+        total = s.get("total") or 0
+        done = bool(s.get("completed"))
+        if not isinstance(cur, (int, float)) or not isinstance(total, (int, float)):
+            return
+        self._transfer(st, sid, int(cur), int(total), done)
+
+    def _transfer(self, st: Step, sid: str, cur: int, total: int, done: bool) -> None:
+        """Byte progress of one status id. Only statuses with a total (layer downloads) count
+        towards `pulled_bytes`, each id once, with the largest amount seen."""
+        rec = st.transfers.get(sid)
+        if rec is None:
+            if len(st.transfers) >= 1000:  # bound: a vertex with endless status ids
+                return
+            rec = st.transfers[sid] = [0, 0, False]
+        old = rec[0] if rec[1] else 0
+        rec[0] = max(rec[0], cur)
+        rec[1] = max(rec[1], total)
+        rec[2] = rec[2] or done
+        new = (max(rec[0], rec[1]) if rec[2] else rec[0]) if rec[1] else 0
+        if rec[1]:
+            if new < old:
+                new = old
+            if new != old:
+                st.pulled_bytes += new - old
+                rec[0] = max(rec[0], new) if rec[2] else rec[0]
+                self._changes.add(st.id)
+                if st.kind == "step":
+                    self._changes.add(CHANGE_SUMMARY)
+
+    def _warning(self, w: dict) -> None:
+        vid = w.get("vertex")
+        st = self._by_id.get(vid) if isinstance(vid, str) else None
+        if st is None and isinstance(vid, str):
+            st = self._placeholder(vid)
+        if st is None or len(st.warnings) >= _MAX_WARNINGS:
+            return
+
+        def dec(x: Any) -> str:
+            if not isinstance(x, str):
+                return ""
+            try:
+                return binascii.a2b_base64(x).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                return x
+
+        detail = w.get("detail")
+        st.warnings.append({
+            "level": w.get("level"), "short": dec(w.get("short")),
+            "detail": [dec(d) for d in detail] if isinstance(detail, list) else [],
+            "url": w.get("url") if isinstance(w.get("url"), str) else None,
+        })
+        self._changes.add(st.id)
+
+    def _log_grew(self, n: int) -> None:
+        self._log_bytes += n
+        if self._log_bytes > self._log_budget:
+            self._enforce_log_budget()
+
+    def _enforce_log_budget(self) -> None:
+        # Halve the tail of the biggest buffers until under 3/4 of the budget.
+        target = self._log_budget * 3 // 4
+        bufs = sorted((s.logs for s in self._by_id.values()), key=lambda b: b.nbytes, reverse=True)
+        for b in bufs:
+            if self._log_bytes <= target:
+                break
+            while self._log_bytes > target and b.tail:
+                self._log_bytes -= b.trim_tail(len(b.tail) // 2)
+                if len(b.tail) <= 1:
+                    self._log_bytes -= b.trim_tail(0)
+                    break
+        # the head lines of every step stay; if they alone exceed the budget, shrink heads too
+        if self._log_bytes > self._log_budget:
+            for b in bufs:
+                freed = sum(len(x) for x in b.head[1:])
+                b.dropped += len(b.head) - 1 if b.head else 0
+                del b.head[1:]
+                b.nbytes -= freed
+                self._log_bytes -= freed
+                b.head_lines = 1
+                if self._log_bytes <= target:
+                    break
+
+    # ------------------------------------------------------------------ engines
+
+    def expect_cache(self, import_refs: Iterable[str] = (), export_refs: Iterable[str] = (),
+                     ignore_export_error: bool = False) -> None:
+        """Tell the model which refs the build imports from / exports to (engines call this before
+        the build starts), so outcomes exist before BuildKit reports, and a ref the stream never
+        mentions is reported as such."""
+        self._expected_import = [r for r in import_refs if r]
+        self._expected_export = [r for r in export_refs if r]
+        self._ignore_export_error = bool(ignore_export_error)
+        self._changes.add(CHANGE_CACHE)
+
+    def finish(self, returncode: int | None = None, cancelled: bool = False) -> None:
+        """The stream ended. Sets `status`: success, failed, cancelled or incomplete (the stream
+        ended with steps still running and no return code)."""
+        try:
+            self.returncode = returncode
+            for st in self._by_id.values():
+                st.logs.flush()
+            status = self._final_status(returncode, cancelled)
+            if status in ("failed", "cancelled"):
+                for st in self._by_id.values():
+                    if st.state == "running":
+                        st.state = "cancelled"
+                        self._changes.add(st.id)
+            elif status == "success":
+                for st in self._by_id.values():
+                    if st.state == "running":
+                        st.completed = self.last_time if self.last_time is not None else st.started
+                        self._update_state(st)
+            self.status = status
+            self._finished = True
+        except Exception:  # noqa: BLE001
+            self.status = "failed" if returncode else "incomplete"
+        self._changes.update((CHANGE_STATUS, CHANGE_SUMMARY, CHANGE_CACHE))
+
+    def _final_status(self, returncode: int | None, cancelled: bool) -> str:
+        err = (self.error or "").lower()
+        if cancelled or (returncode not in (None, 0) and ("context canceled" in err or "canceled" in err)):
+            return "cancelled"
+        if returncode is not None:
+            return "success" if returncode == 0 else "failed"
+        if "canceled" in err:
+            return "cancelled"
+        if self.error:
+            return "failed"
+        vertexes = list(self._by_id.values())
+        if any(s.state == "error" and s.kind == "step" for s in vertexes):
+            return "failed"
+        if any(s.state == "cancelled" for s in vertexes):
+            return "cancelled"
+        if any(s.state == "error" and s.kind not in ("cache-import", "cache-export") for s in vertexes):
+            return "failed"
+        if any(s.state == "running" for s in vertexes):
+            return "incomplete"
+        steps = [s for s in vertexes if s.kind == "step"]
+        if not vertexes or (steps and all(s.state == "pending" for s in steps)):
+            return "incomplete"
+        return "success"
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def _order(self) -> list[Step]:
+        if not self._order_dirty:
+            return self._ordered
+        nodes = self._by_id
+        children: dict[str, list[str]] = {}
+        indeg: dict[str, int] = dict.fromkeys(nodes, 0)
+        implied = self._plain_parents() if self.format == "plain" else {}
+        for vid, st in nodes.items():
+            for i in implied.get(vid) or st.inputs:
+                if i in nodes and i != vid:
+                    children.setdefault(i, []).append(vid)
+                    indeg[vid] += 1
+        inf = float("inf")
+
+        def key(st: Step):
+            return (st.started if st.started is not None else inf, st.seq)
+
+        heap = [(key(nodes[v]), v) for v, d in indeg.items() if d == 0]
+        heapq.heapify(heap)
+        out: list[Step] = []
+        while heap:
+            _, vid = heapq.heappop(heap)
+            out.append(nodes[vid])
+            for c in children.get(vid, ()):
+                indeg[c] -= 1
+                if indeg[c] == 0:
+                    heapq.heappush(heap, (key(nodes[c]), c))
+        if len(out) < len(nodes):  # a cycle (only in garbage input): append the rest in seen order
+            seen = {s.id for s in out}
+            out.extend(sorted((s for s in nodes.values() if s.id not in seen), key=lambda s: s.seq))
+        self._ordered = out
+        self._order_dirty = False
+        return out
+
+    @property
+    def steps(self) -> list[Step]:
+        """The build's own steps in build order (inputs before their users, then start time)."""
+        return [s for s in self._order() if s.kind == "step"]
+
+    @property
+    def bookkeeping(self) -> list[Step]:
+        """Vertexes that are not steps: [internal], [auth], cache import/export, image export."""
+        return [s for s in self._order() if s.kind not in ("step", "unknown")]
+
+    @property
+    def vertexes(self) -> list[Step]:
+        return list(self._order())
+
+    def step(self, vid: str) -> Step | None:
+        return self._by_id.get(vid)
+
+    def step_by_name(self, name: str) -> Step | None:
+        for s in self._by_id.values():
+            if s.name == name:
+                return s
+        return None
+
+    @property
+    def cache_import(self) -> list[CacheOutcome]:
+        out: list[CacheOutcome] = []
+        seen: set[int] = set()
+        vx = self._import_vertexes
+        for ref in self._expected_import or []:
+            match = next((i for i, v in enumerate(vx) if i not in seen and _ref_matches(v.name[len(_IMPORT_PREFIX):], ref)), None)
+            if match is None:
+                out.append(self._unreported(ref, "import"))
+            else:
+                seen.add(match)
+                out.append(_import_outcome(ref, vx[match]))
+        for i, v in enumerate(vx):
+            if i not in seen:
+                out.append(_import_outcome(v.name[len(_IMPORT_PREFIX):], v))
+        return out
+
+    @property
+    def cache_export(self) -> list[CacheOutcome]:
+        refs = list(self._expected_export or [])
+        vx = self._export_vertexes
+        out: list[CacheOutcome] = []
+        build_ok = self.status == "success" if self._finished else self._final_status(self.returncode, False) == "success"
+        ignore = self._ignore_export_error
+        for i in range(max(len(refs), len(vx))):
+            ref = refs[i] if i < len(refs) else None
+            if i >= len(vx):
+                out.append(self._unreported(ref, "export"))
+                continue
+            v = vx[i]
+            o = CacheOutcome(ref=ref, vertex=v.id, duration_s=v.duration_s)
+            if v.error:
+                state = classify_cache_error(v.error, export=True)
+                if ignore or (ignore is None and build_ok):
+                    state = "ignored-error"
+                o.state, o.detail = state, v.error
+            elif v.completed is not None:
+                o.state, o.detail = "ok", "cache exported"
+            else:
+                o.state, o.detail = "pending", "exporting"
+            out.append(o)
+        return out
+
+    def _unreported(self, ref: str | None, what: str) -> CacheOutcome:
+        if not self._finished:
+            return CacheOutcome(ref=ref, state="pending", detail=f"waiting for BuildKit to report the cache {what}")
+        if what == "import":
+            return CacheOutcome(ref=ref, state="error",
+                                detail="the progress stream never reported importing this ref: the build ran without it")
+        if self.status != "success":
+            return CacheOutcome(ref=ref, state="error", detail="not exported: the build ended before the cache export")
+        return CacheOutcome(ref=ref, state="error", detail="the progress stream never reported exporting this ref")
+
+    @property
+    def import_failed(self) -> bool:
+        """True when any cache import did not succeed (the build ran cold, at least partly),
+        including `not-found` (an empty ref: the normal first build, see `import_first_build`)."""
+        return any(o.state not in ("ok", "pending") for o in self.cache_import)
+
+    @property
+    def import_first_build(self) -> bool:
+        """True when imports failed only because the ref is empty (`not-found`): the normal first
+        build, not a misconfiguration."""
+        failed = [o for o in self.cache_import if o.state not in ("ok", "pending")]
+        return bool(failed) and all(o.state == "not-found" for o in failed)
+
+    @property
+    def import_reported(self) -> bool:
+        """False when the stream never mentioned any cache import."""
+        return bool(self._import_vertexes)
+
+    def summary(self) -> dict:
+        counts = dict.fromkeys(STEP_STATES, 0)
+        for st in self._by_id.values():
+            if st.kind == "step":
+                counts[st.state] += 1
+        n = sum(counts.values())
+        return {
+            "steps": n, "cached": counts["cached"], "executed": counts["executed"], "errors": counts["error"],
+            "hit_ratio": round(counts["cached"] / n, 3) if n else 0.0,
+            "cancelled": counts["cancelled"], "pending": counts["pending"], "running": counts["running"],
+            "pulled_bytes": sum(s.pulled_bytes for s in self._by_id.values() if s.kind == "step"),
+        }
+
+    def _parents(self) -> dict[str, list[str]]:
+        """Step id -> ids of its nearest ancestor steps, following inputs through bookkeeping
+        vertexes. Plain progress has no inputs: within a Dockerfile stage, step i's parent is
+        step i-1 of the same stage (Dockerfile semantics, not position); across stages unknown."""
+        nodes = self._by_id
+        if self.format == "plain":
+            return self._plain_parents()
+        out: dict[str, list[str]] = {}
+        for s in nodes.values():
+            if s.kind != "step":
+                continue
+            found: list[str] = []
+            stack = list(s.inputs)
+            seen = {s.id}
+            while stack:
+                i = stack.pop()
+                if i in seen:
+                    continue
+                seen.add(i)
+                p = nodes.get(i)
+                if p is None:
+                    continue
+                if p.kind == "step":
+                    found.append(i)
+                else:
+                    stack.extend(p.inputs)
+            out[s.id] = found
+        return out
+
+    def _plain_parents(self) -> dict[str, list[str]]:
+        nodes = self._by_id
+        by_pos = {(s.platform, s.stage, s.index): s for s in nodes.values() if s.kind == "step" and s.index}
+        out: dict[str, list[str]] = {}
+        for s in nodes.values():
+            if s.kind != "step":
+                continue
+            p = by_pos.get((s.platform, s.stage, s.index - 1)) if s.index else None
+            out[s.id] = [p.id] if p is not None else []
+        return out
+
+    def root_misses(self) -> list[str]:
+        """Names of executed steps none of whose ancestor steps executed (where the cache broke)."""
+        parents = self._parents()
+        memo: dict[str, bool] = {}
+
+        def executed_ancestor(vid: str) -> bool:
+            # iterative DFS: does any ancestor step of vid have state executed?
+            if vid in memo:
+                return memo[vid]
+            stack, seen, hit = list(parents.get(vid, ())), set(), False
+            while stack:
+                p = stack.pop()
+                if p in seen:
+                    continue
+                seen.add(p)
+                if memo.get(p) or self._by_id[p].state == "executed":
+                    hit = True
+                    break
+                stack.extend(parents.get(p, ()))
+            memo[vid] = hit
+            return hit
+
+        return [s.name for s in self.steps if s.state == "executed" and not executed_ancestor(s.id)]
+
+    def to_report(self) -> dict:
+        """The contract's report JSON (plus extra keys)."""
+        status = self.status if self._finished else self._final_status(self.returncode, False)
+        steps = self.steps
+        imp = self.cache_import
+        return {
+            "status": status,
+            "steps": [s.to_json() for s in steps],
+            "summary": self.summary(),
+            "root_misses": self.root_misses(),
+            "cache_import": [o.to_json() for o in imp],
+            "cache_export": [o.to_json() for o in self.cache_export],
+            # beyond the contract
+            "error": self.error,
+            "format": self.format,
+            "import_failed": self.import_failed,
+            "import_first_build": self.import_first_build,
+            "import_reported": self.import_reported,
+            "bookkeeping": [{"name": b.name, "kind": b.kind, "state": b.state, "duration_s": b.duration_s,
+                             "error": b.error} for b in self.bookkeeping],
+            "duration_s": round(self.last_time - self.first_time, 3)
+            if self.first_time is not None and self.last_time is not None else None,
+        }
+
+    def drain_changes(self) -> set[str]:
+        """Keys changed since the last call: step ids, "logs:<id>", "summary", "cache", "status",
+        "order" (a vertex appeared / order changed), "output" (non-progress lines, error text)."""
+        ch = self._changes
+        self._changes = set()
+        return ch
+
+
+def _ref_matches(seen: str, expected: str) -> bool:
+    if seen == expected:
+        return True
+    norm = lambda r: r.removeprefix("docker.io/").removeprefix("library/")  # noqa: E731
+    return norm(seen) == norm(expected) or seen.endswith("/" + expected) or expected.endswith("/" + seen)
+
+
+def _import_outcome(ref: str, v: Step) -> CacheOutcome:
+    o = CacheOutcome(ref=ref, vertex=v.id, duration_s=v.duration_s)
+    if v.error:
+        o.state = classify_cache_error(v.error)
+        o.detail = v.error
+        if o.state == "not-found":
+            o.detail = f"no cache at this ref yet (the normal first build): {v.error}"
+    elif v.completed is not None:
+        o.state, o.detail = "ok", "cache manifest imported"
+    else:
+        o.state, o.detail = "pending", "importing"
+    return o
+
+
+def load(lines: Iterable[str | bytes], format: str = "auto", returncode: int | None = None) -> BuildModel:
+    """A finished model from a whole recorded stream."""
+    m = BuildModel(format)
+    for line in lines:
+        m.feed_line(line)
+    m.finish(returncode)
+    return m
