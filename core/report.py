@@ -1,0 +1,119 @@
+"""The cache report of one build: the contract's JSON (`BuildModel.to_report`) and a readable
+table (state, time, bytes, name), a summary line with the hit ratio and the cache import/export
+outcome, and a loud line when the import failed (a cold build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import BadInput
+from .model import BuildModel
+
+_STATE_LABEL = {"cached": "CACHED", "executed": "RAN", "error": "ERROR", "cancelled": "CANCELLED",
+                "pending": "PENDING", "running": "RUNNING"}
+
+
+def load_file(path: str | Path, format: str = "auto") -> BuildModel:
+    """A finished model from a recorded progress file. BadInput when missing/unreadable or when
+    nothing in it is BuildKit progress."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: no such file.", fix="give the path of a recorded BuildKit progress stream", kind="missing-file")
+    if p.is_dir():
+        raise BadInput(f"{p} is a directory, not a progress file.", fix="give the path of a recorded BuildKit progress stream",
+                       kind="unreadable-file")
+    model = BuildModel(format)
+    try:
+        with p.open("rb") as fh:
+            for line in fh:
+                model.feed_line(line)
+    except OSError as exc:
+        raise BadInput(f"cannot read {p}: {exc.strerror or exc}.", fix="check the path and its permissions",
+                       kind="unreadable-file") from None
+    if model.format == "auto" or not model.vertexes:
+        raise BadInput(f"{p} holds no BuildKit progress (neither --progress=rawjson nor --progress=plain lines).",
+                       fix="record the build with --progress=rawjson (or plain) and pass that file", kind="not-progress")
+    model.finish(None)
+    return model
+
+
+def human_bytes(n: int | None) -> str:
+    if not n:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def human_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 60:
+        return f"{s:.2f}s"
+    m, sec = divmod(s, 60)
+    return f"{int(m)}m{sec:04.1f}s"
+
+
+def outcome_text(outcomes: list[dict], what: str) -> str:
+    if not outcomes:
+        return f"{what}: none"
+    parts = []
+    for o in outcomes:
+        ref = o.get("ref") or "(ref not in stream)"
+        parts.append(f"{o.get('state')} {ref}")
+    return f"{what}: " + ", ".join(parts)
+
+
+def cold_line(report: dict) -> str | None:
+    """The loud line for a failed cache import, or None."""
+    failed = [o for o in report.get("cache_import", []) if o.get("state") not in ("ok", "pending")]
+    if not failed:
+        return None
+    if all(o.get("state") == "not-found" for o in failed):
+        refs = ", ".join(o.get("ref") or "?" for o in failed)
+        return f"COLD BUILD: no cache at {refs} yet (the normal first build); the next build can import it."
+    o = next(o for o in failed if o.get("state") != "not-found")
+    return (f"!!! COLD BUILD: cache import from {o.get('ref') or '?'} failed ({o.get('state')}): "
+            f"{o.get('detail') or ''}".rstrip(": ") + " -- every step ran without the registry cache.")
+
+
+def render_table(report: dict) -> str:
+    """A readable report: one row per step, then summary, cache and status lines."""
+    steps = report.get("steps", [])
+    rows = [("STATE", "TIME", "BYTES", "NAME")]
+    for s in steps:
+        label = _STATE_LABEL.get(s.get("live_state") or s.get("state"), str(s.get("state")).upper())
+        if s.get("cache_inferred"):
+            label += "*"
+        rows.append((label, human_time(s.get("duration_s")), human_bytes(s.get("pulled_bytes")), s.get("name", "")))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    lines = [f"{r[0]:<{w0}}  {r[1]:>{w1}}  {r[2]:>{w2}}  {r[3]}" for r in rows]
+    for s in steps:
+        if s.get("error") and s.get("state") == "error":
+            lines.append(f"  error in {s.get('name')}: {s.get('error')}")
+    sm = report.get("summary", {})
+    lines.append("")
+    lines.append(
+        f"{sm.get('steps', 0)} steps: {sm.get('cached', 0)} cached, {sm.get('executed', 0)} executed, "
+        f"{sm.get('errors', 0)} errors; hit ratio {sm.get('hit_ratio', 0.0) * 100:.1f}%; "
+        + outcome_text(report.get("cache_import", []), "import") + "; "
+        + outcome_text(report.get("cache_export", []), "export")
+    )
+    if report.get("root_misses"):
+        lines.append("cache broke at: " + "; ".join(report["root_misses"]))
+    loud = cold_line(report)
+    if loud:
+        lines.append(loud)
+    if any(s.get("cache_inferred") for s in steps):
+        lines.append("* plain progress: pulled from the registry cache (layer downloads, no output), shown as cached")
+    status = report.get("status", "?")
+    tail = f"build: {status}"
+    if report.get("error") and status != "success":
+        tail += f": {report['error']}"
+    lines.append(tail)
+    return "\n".join(lines)
