@@ -1,0 +1,177 @@
+"""One engine interface. An engine turns a build request into a process that talks to BuildKit
+(`Invocation`), starts it in its own process group (`EngineProcess`), and can always stop it:
+`cancel()` sends SIGINT to the whole group (buildctl and buildx then cancel the solve, so BuildKit
+records it as cancelled), escalating to SIGTERM and SIGKILL if the group does not go away."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from ..builders import Builder
+
+if TYPE_CHECKING:
+    from ..runner import BuildRequest
+
+DOCKER_CONFIG_PLACEHOLDER = '"${DOCKER_CONFIG:-$HOME/.docker}"'
+CANCEL_GRACE_S = 4.0
+KILL_AFTER_S = 3.0
+
+_live_groups: set[int] = set()
+_live_lock = threading.Lock()
+
+
+def live_process_groups() -> list[int]:
+    with _live_lock:
+        return list(_live_groups)
+
+
+def kill_live_groups(sig: int = signal.SIGTERM) -> None:
+    """For a SIGTERM handler: stop every engine process group this process started."""
+    for pgid in live_process_groups():
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process is still in the group (zombies do not count)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry.name}/stat", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        rest = stat.rsplit(")", 1)[-1].split()
+        if len(rest) > 3 and rest[0] != "Z" and int(rest[2]) == pgid:
+            return True
+    return False
+
+
+@dataclass
+class Invocation:
+    """A process to run: argv, extra environment, and the progress format it writes."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    progress_format: str = "rawjson"
+    cwd: str | None = None
+
+    def shell(self, redact_env: dict[str, str] | None = None) -> str:
+        """The command as one pasteable shell line; `redact_env` replaces values (e.g. DOCKER_CONFIG)."""
+        redact_env = redact_env or {}
+        parts = []
+        for k, v in self.env.items():
+            parts.append(f"{k}={redact_env[k]}" if k in redact_env else f"{k}={shlex.quote(v)}")
+        argv = [os.path.basename(self.argv[0]), *self.argv[1:]] if self.argv else []
+        return " ".join(parts + [shlex.join(argv)])
+
+
+class EngineProcess:
+    """A running engine: yields its output lines, can be cancelled from any thread."""
+
+    def __init__(self, inv: Invocation):
+        env = dict(os.environ)
+        env.update(inv.env)
+        self.invocation = inv
+        self.cancelled = False
+        self._proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env, cwd=inv.cwd, start_new_session=True)
+        self.pgid = self._proc.pid
+        with _live_lock:
+            _live_groups.add(self.pgid)
+
+    def lines(self) -> Iterator[str]:
+        assert self._proc.stdout is not None
+        for raw in self._proc.stdout:
+            yield raw.decode(errors="replace").rstrip("\r\n")
+
+    def wait(self) -> int:
+        rc = self._proc.wait()
+        self._reap_group()
+        return rc
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        _stop_group(self.pgid, self._proc.poll)
+
+    def _reap_group(self) -> None:
+        # buildctl/buildx leave no children of their own, but make sure the group is gone
+        if group_alive(self.pgid):
+            _stop_group(self.pgid, lambda: None)
+        with _live_lock:
+            _live_groups.discard(self.pgid)
+
+
+def _stop_group(pgid: int, poll: Callable[[], int | None]) -> None:
+    """SIGINT the group (a clean BuildKit cancel), then SIGTERM, then SIGKILL, in a watchdog thread."""
+
+    def send(sig: int) -> bool:
+        try:
+            os.killpg(pgid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+    if not send(signal.SIGINT):
+        return
+
+    def escalate() -> None:
+        for sig, wait_s in ((signal.SIGTERM, CANCEL_GRACE_S), (signal.SIGKILL, KILL_AFTER_S)):
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                poll()
+                if not group_alive(pgid):
+                    return
+                time.sleep(0.1)
+            if not send(sig):
+                return
+
+    threading.Thread(target=escalate, name=f"cancel-{pgid}", daemon=True).start()
+
+
+class Engine(ABC):
+    """Build a request on a builder. Subclasses give the invocation; `start` runs it."""
+
+    name: str = ""
+    progress_format: str = "rawjson"
+
+    def __init__(self, builder: Builder):
+        self.builder = builder
+        self.notes: list[str] = []
+
+    def prepare(self, request: "BuildRequest", docker_config: str | None, log: Callable[[str], None]) -> None:
+        """Work before the build (a plan, a frontend image, a buildx builder). Default: nothing."""
+
+    def cleanup(self) -> None:
+        """Remove whatever `prepare` made (called after the build, also on errors and cancel)."""
+
+    @abstractmethod
+    def invocation(self, request: "BuildRequest", docker_config: str | None) -> Invocation:
+        """The process to run; `docker_config` is the temporary Docker config directory (or None)."""
+
+    def start(self, request: "BuildRequest", docker_config: str | None) -> EngineProcess:
+        return EngineProcess(self.invocation(request, docker_config))
+
+    def command_line(self, request: "BuildRequest") -> str:
+        inv = self.invocation(request, "/placeholder")
+        return inv.shell({"DOCKER_CONFIG": DOCKER_CONFIG_PLACEHOLDER})
+
+
+def cache_option(kind: str, ref: str, request: "BuildRequest") -> str:
+    """`type=registry,ref=R[,mode=M][,ignore-error=true]` for --import-cache/--export-cache style flags."""
+    opt = f"type=registry,ref={ref}"
+    if kind == "export":
+        opt += f",mode={request.mode}"
+        if request.ignore_export_error:
+            opt += ",ignore-error=true"
+    return opt

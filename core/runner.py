@@ -1,0 +1,396 @@
+"""Running one build, for the command line and the dashboard alike.
+
+    request = BuildRequest(path="examples/app", cache_ref="registry:5000/app:cache", engine="buildkit")
+    run = BuildRun(request, on_event=callback)   # callback(RunEvent) is called from the worker thread
+    run.start()                                  # a worker thread; or run.run() to block the caller
+    run.cancel()                                 # from any thread: the build stops within seconds
+    result = run.wait()                          # BuildResult: model, run_id, report(), ...
+
+Order of work: resolve and probe the builder (seconds, never a hang) -> snapshot the project ->
+credentials for every registry the build touches, written to a temporary Docker config -> the
+engine's preparation and process -> every output line into the BuildModel -> finish the model ->
+history and miss explanations. The temporary Docker config is removed in `finally` (also on
+cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the engine's
+process group too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import builders, dockerconfig
+from .errors import BadInput, RailpackTuiError
+
+ENGINES = ("buildkit", "buildx", "railpack")
+MODES = ("max", "min")
+
+
+@dataclass
+class BuildRequest:
+    path: str
+    cache_ref: str | None = None
+    engine: str = "buildkit"
+    builder: str | None = None
+    mode: str = "max"
+    no_import: bool = False
+    no_export: bool = False
+    no_cache: bool = False
+    ignore_export_error: bool = False
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    output: str | None = None  # None/"none", a local directory, or "push=IMAGE"
+    progress_file: str | None = None
+    dockerfile: str | None = None  # relative to path; default "Dockerfile"
+    tls_dir: str | None = None  # client certs for a tcp:// builder (ca.pem, cert.pem, key.pem)
+    railpack_frontend: str | None = None  # the railpack gateway frontend image (railpack engine)
+
+    # -- checks and derived values -------------------------------------------------------
+    def validate(self) -> "BuildRequest":
+        p = Path(self.path).expanduser()
+        if not p.is_dir():
+            raise BadInput(f"project directory {self.path!r} does not exist.", fix="pass a directory that holds a Dockerfile (or a Railpack app)")
+        if self.engine not in ENGINES:
+            raise BadInput(f"unknown engine {self.engine!r}.", fix=f"use one of {', '.join(ENGINES)}")
+        if self.mode not in MODES:
+            raise BadInput(f"unknown cache mode {self.mode!r}.", fix="use max (every step) or min (final result only)")
+        if self.cache_ref:
+            from . import refs
+
+            refs.parse_cache_ref(self.cache_ref)
+        for k in self.build_args:
+            if not k or "=" in k or any(ch.isspace() for ch in k):
+                raise BadInput(f"bad build-arg name {k!r}.", fix="pass --build-arg NAME=VALUE")
+        if self.engine != "railpack" and not self.dockerfile_path().is_file():
+            raise BadInput(f"no {self.dockerfile_path().name} in {self.path!r}.",
+                           fix="add a Dockerfile, or use --engine railpack for a Railpack app")
+        if self.output and self.output.startswith("push="):
+            from . import refs
+
+            refs.parse(self.output[len("push="):])
+        return self
+
+    def project_dir(self) -> Path:
+        return Path(self.path).expanduser().resolve()
+
+    def dockerfile_path(self) -> Path:
+        return self.project_dir() / (self.dockerfile or "Dockerfile")
+
+    def import_refs(self) -> list[str]:
+        return [self.cache_ref] if self.cache_ref and not self.no_import else []
+
+    def export_refs(self) -> list[str]:
+        return [self.cache_ref] if self.cache_ref and not self.no_export else []
+
+    def registries(self) -> list[str]:
+        """Registries (host[:port]) this build reads or writes."""
+        from . import refs
+
+        hosts: list[str] = []
+        texts = list(self.import_refs()) + list(self.export_refs())
+        if self.output and self.output.startswith("push="):
+            texts.append(self.output[len("push="):])
+        if self.railpack_frontend:
+            texts.append(self.railpack_frontend)
+        for t in texts:
+            h = refs.parse(t).registry
+            if h not in hosts:
+                hosts.append(h)
+        return hosts
+
+    def tls(self) -> builders.TLS | None:
+        return builders.TLS.from_dir(self.tls_dir) if self.tls_dir else None
+
+    def to_info(self) -> dict:
+        """What history and explanations need to know about the request."""
+        return {"engine": self.engine, "builder": self.builder, "cache_ref": self.cache_ref, "mode": self.mode,
+                "no_import": self.no_import, "no_export": self.no_export, "no_cache": self.no_cache,
+                "ignore_export_error": self.ignore_export_error, "build_args": dict(self.build_args),
+                "target": self.target, "project": str(self.project_dir())}
+
+    def command_line(self, builder: builders.Builder | None = None) -> str:
+        """The equivalent shell command for CI; DOCKER_CONFIG is a placeholder, never a secret."""
+        if builder is None:
+            try:
+                builder = builders.resolve(self.builder, tls=self.tls())
+            except RailpackTuiError:
+                builder = builders.Builder(addr="${BUILDKIT_HOST}", source="placeholder")
+        return make_engine(self.engine, builder).command_line(self)
+
+
+def make_engine(name: str, builder: builders.Builder):
+    if name == "buildkit":
+        from .engines.buildkit import BuildKitEngine
+
+        return BuildKitEngine(builder)
+    if name == "buildx":
+        from .engines.buildx import BuildxEngine
+
+        return BuildxEngine(builder)
+    if name == "railpack":
+        from .engines.railpack import RailpackEngine
+
+        return RailpackEngine(builder)
+    raise BadInput(f"unknown engine {name!r}.", fix=f"use one of {', '.join(ENGINES)}")
+
+
+@dataclass
+class RunEvent:
+    """Posted to `on_event` from the worker thread.
+    kind: "phase" (message: what railpack-tui is doing), "progress" (changes: model.drain_changes()),
+    "output" (message: a non-JSON line from the engine), "finished" (result)."""
+
+    kind: str
+    message: str = ""
+    changes: Any = None
+    result: "BuildResult | None" = None
+
+
+@dataclass
+class BuildResult:
+    request: BuildRequest
+    model: Any
+    engine: str
+    builder: str
+    run_id: str
+    started_at: float
+    duration_s: float
+    returncode: int | None
+    cancelled: bool
+    command_line: str
+    output_tail: list[str] = field(default_factory=list)
+    error: RailpackTuiError | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.model is not None:
+            return self.model.status
+        return "cancelled" if self.cancelled else "failed"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == "success"
+
+    def report(self) -> dict:
+        """The contract's `build --json` object (model report + run metadata)."""
+        data = self.model.to_report() if self.model is not None else {"status": self.status}
+        data.update({"run_id": self.run_id, "engine": self.engine, "builder": self.builder,
+                     "cache_ref": self.request.cache_ref, "duration_s": round(self.duration_s, 3),
+                     "command_line": self.command_line})
+        if self.notes:
+            data["notes"] = list(self.notes)
+        if self.error is not None:
+            data["error"] = self.error.to_json()
+        return data
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _credential_for(host: str):
+    from . import credentials
+
+    for_registry = getattr(credentials, "for_registry", None)
+    if for_registry is not None:
+        return for_registry(host)
+    from . import sandbox
+
+    cred = sandbox.sandbox_credential()
+    return cred if cred is not None and cred.host == host else None
+
+
+def _after_build(request: BuildRequest, model, snapshot) -> str | None:
+    """History and miss explanations. TODO(issue 5): core/project.py, history.py and explain.py are
+    landing in parallel; until they exist, builds are not recorded and run ids are random."""
+    try:
+        from . import explain, history
+    except ImportError:
+        return None
+    info = request.to_info()
+    run_id = history.record(info, model, snapshot)
+    explain.annotate(model, snapshot, history, info)
+    return run_id
+
+
+def _snapshot(request: BuildRequest):
+    try:
+        from . import project
+    except ImportError:
+        return None
+    return project.snapshot(project.detect(str(request.project_dir())), dict(request.build_args))
+
+
+class BuildRun:
+    """One build. Thread-safe `cancel()`; `on_event` is called from the thread running the build."""
+
+    def __init__(self, request: BuildRequest, on_event: Callable[[RunEvent], None] | None = None):
+        self.request = request
+        self.on_event = on_event or (lambda e: None)
+        self.model = None
+        self.result: BuildResult | None = None
+        self.builder: builders.Builder | None = None
+        self._proc = None
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self.docker_config: Path | None = None  # while the build runs (tests check it is gone after)
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> "BuildRun":
+        self._thread = threading.Thread(target=self.run, name="railpack-tui-build", daemon=True)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        proc = self._proc
+        if proc is not None:
+            proc.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def pgid(self) -> int | None:
+        return getattr(self._proc, "pgid", None) if self._proc is not None else None
+
+    def wait(self, timeout: float | None = None) -> BuildResult | None:
+        self._done.wait(timeout)
+        return self.result
+
+    # -- work ------------------------------------------------------------------------------
+    def _phase(self, msg: str) -> None:
+        self.on_event(RunEvent("phase", msg))
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
+
+    def run(self) -> BuildResult:
+        req = self.request
+        started = time.time()
+        t0 = time.monotonic()
+        tail: list[str] = []
+        error: RailpackTuiError | None = None
+        rc: int | None = None
+        engine = None
+        command = ""
+        notes: list[str] = []
+        snapshot = None
+        run_id = None
+        try:
+            from .model import BuildModel
+
+            req.validate()
+            self.model = BuildModel(format="rawjson")
+            self.builder = builders.resolve(req.builder, tls=req.tls())
+            self._phase(f"checking builder {self.builder.display}")
+            if self.builder.addr is not None:
+                builders.check(self.builder)
+            engine = make_engine(req.engine, self.builder)
+            command = engine.command_line(req)
+            self._check_cancel()
+            snapshot = _snapshot(req)
+            creds = []
+            for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
+                cred = _credential_for(host)
+                if cred is not None:
+                    creds.append(cred)
+                else:
+                    notes.append(f"no saved credential for {host}: the build talks to it anonymously")
+            cfg = dockerconfig.write(creds)
+            self.docker_config = cfg
+            try:
+                self._check_cancel()
+                engine.prepare(req, str(cfg), self._phase)
+                command = engine.command_line(req)
+                self._check_cancel()
+                self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
+                                        ignore_export_error=req.ignore_export_error)
+                self._phase(f"building with {engine.name} on {self.builder.display}")
+                self._proc = engine.start(req, str(cfg))
+                if self._cancel.is_set():
+                    self._proc.cancel()
+                rc = self._pump(self._proc, tail)
+            finally:
+                dockerconfig.remove(cfg)
+                engine.cleanup()
+            notes += engine.notes
+        except _Cancelled:
+            pass
+        except RailpackTuiError as exc:
+            error = exc
+        cancelled = self._cancel.is_set()
+        if self.model is not None:
+            self.model.finish(returncode=rc, cancelled=cancelled)
+            try:
+                run_id = _after_build(req, self.model, snapshot) if rc is not None else None
+            except RailpackTuiError as exc:
+                notes.append(f"history not recorded: {exc}")
+            self.on_event(RunEvent("progress", changes=self.model.drain_changes()))
+        self.result = BuildResult(request=req, model=self.model, engine=req.engine,
+                                  builder=self.builder.display if self.builder else (req.builder or ""),
+                                  run_id=run_id or uuid.uuid4().hex[:12], started_at=started,
+                                  duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
+                                  command_line=command, output_tail=tail[-20:], error=error, notes=notes)
+        self._done.set()
+        self.on_event(RunEvent("finished", result=self.result))
+        return self.result
+
+    def _pump(self, proc, tail: list[str]) -> int:
+        sink = open(self.request.progress_file, "w") if self.request.progress_file else None
+        try:
+            last = 0.0
+            for line in proc.lines():
+                if sink:
+                    sink.write(line + "\n")
+                if not line.startswith("{"):
+                    if line.strip():
+                        tail.append(line)
+                        del tail[:-50]
+                        self.on_event(RunEvent("output", line))
+                    continue
+                self.model.feed_line(line)
+                now = time.monotonic()
+                if now - last > 0.05:
+                    last = now
+                    changes = self.model.drain_changes()
+                    if changes:
+                        self.on_event(RunEvent("progress", changes=changes))
+            return proc.wait()
+        finally:
+            if sink:
+                sink.close()
+
+
+def run_build(request: BuildRequest, on_event: Callable[[RunEvent], None] | None = None) -> BuildResult:
+    """Build synchronously in the calling thread."""
+    return BuildRun(request, on_event).run()
+
+
+def install_signal_handlers() -> None:
+    """On SIGTERM/SIGHUP: stop every engine process group we started, remove every temporary
+    Docker config, then die of the signal as usual. Main thread only."""
+    from .engines.base import kill_live_groups
+
+    def handler(signum, frame):
+        kill_live_groups(signal.SIGINT)
+        dockerconfig.remove_all()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, handler)
+
+
+__all__ = ["BuildRequest", "BuildRun", "BuildResult", "RunEvent", "run_build", "install_signal_handlers", "make_engine"]
