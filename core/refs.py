@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import BadInput
 
@@ -43,7 +43,7 @@ class Reference:
     repository: str
     tag: str | None = None
     digest: str | None = None
-    tag_implied: bool = False
+    tag_implied: bool = field(default=False, compare=False)
 
     @property
     def host(self) -> str:
@@ -227,6 +227,9 @@ def parse(text: str, *, need_tag: bool = False) -> Reference:
 
     # domain: the first component when it has '.' or ':', is localhost, has uppercase, or is bracketed
     first, slash_, rest = name.partition("/")
+    if slash_ and first != first.lower() and not any(c in first for c in ".:["):
+        # distribution would read `Team/app` as a registry named Team; it is a mistyped path
+        _check_path(text, name)
     if slash_ and (("." in first) or (":" in first) or first == "localhost" or first != first.lower() or first.startswith("[")):
         domain, path = first, rest
     else:
