@@ -1,0 +1,206 @@
+"""What is being built: a Dockerfile project or a Railpack app, and a snapshot of its build
+context taken for each build (file manifest without contents, git revision, Dockerfile text,
+build args) so that two builds can be compared afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import dockerfile as dockerfile_mod
+from . import dockerignore
+from .errors import BadInput
+
+DOCKERFILE_NAMES = ("Dockerfile", "dockerfile")
+# files that make railpack detect an app (its providers), with what they say
+RAILPACK_MARKERS = {
+    "railpack.json": "Railpack config",
+    "package.json": "Node.js",
+    "requirements.txt": "Python",
+    "pyproject.toml": "Python",
+    "Pipfile": "Python",
+    "go.mod": "Go",
+    "Cargo.toml": "Rust",
+    "Gemfile": "Ruby",
+    "composer.json": "PHP",
+    "mix.exs": "Elixir",
+    "deno.json": "Deno",
+    "pom.xml": "Java",
+    "build.gradle": "Java",
+    "index.html": "static site",
+    "Staticfile": "static site",
+}
+
+
+@dataclass
+class Project:
+    path: str                          # the build context, absolute
+    kind: str                          # "dockerfile" | "railpack"
+    description: str
+    dockerfile_path: str | None = None
+    markers: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)   # stage display names, in order
+    steps: list[str] = field(default_factory=list)    # step names BuildKit will show (FROM without digest)
+    parsed: dockerfile_mod.Dockerfile | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.pop("parsed", None)
+        return d
+
+
+def detect(path) -> Project:
+    """A Dockerfile project (context = the directory), else a Railpack app, else BadInput."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise BadInput(f"{p} does not exist.", fix="pass the directory of a project to build")
+    if p.is_file():
+        if p.name in DOCKERFILE_NAMES or p.name.endswith(".Dockerfile") or p.name.startswith("Dockerfile."):
+            return _dockerfile_project(p.parent.resolve(), p.resolve())
+        raise BadInput(f"{p} is a file, not a project directory.", fix="pass the directory that holds the Dockerfile or the app")
+    p = p.resolve()
+    for name in DOCKERFILE_NAMES:
+        if (p / name).is_file():
+            return _dockerfile_project(p, p / name)
+    markers = [m for m in RAILPACK_MARKERS if (p / m).exists()]
+    if markers:
+        kinds = list(dict.fromkeys(RAILPACK_MARKERS[m] for m in markers))
+        desc = f"Railpack app ({', '.join(kinds)}; detected from {', '.join(markers)}); railpack generates its build plan"
+        return Project(path=str(p), kind="railpack", description=desc, markers=markers)
+    raise BadInput(f"{p} has no Dockerfile and nothing Railpack recognises (package.json, requirements.txt, go.mod, railpack.json, ...).",
+                   fix="add a Dockerfile, or point at the app's root directory")
+
+
+def _dockerfile_project(context: Path, df_path: Path) -> Project:
+    parsed = dockerfile_mod.load(df_path)
+    names = [s.display or "(single stage)" for s in parsed.stages]
+    steps = [st.name for st in parsed.steps()]
+    n = len(parsed.stages)
+    desc = f"Dockerfile project: {n} stage{'s' if n != 1 else ''} ({', '.join(names)}), {len(steps)} steps"
+    return Project(path=str(context), kind="dockerfile", description=desc, dockerfile_path=str(df_path),
+                   stages=[s.display for s in parsed.stages], steps=steps, parsed=parsed)
+
+
+@dataclass
+class FileEntry:
+    size: int
+    mode: int           # permission bits and type (stat st_mode)
+    sha256: str         # of the contents; of the link target for a symlink
+
+
+@dataclass
+class ProjectSnapshot:
+    project_path: str
+    kind: str
+    taken_at: float
+    files: dict[str, FileEntry]        # slash path relative to the context -> entry
+    ignored: int                       # files left out by .dockerignore
+    dockerignore: str | None           # the ignore file used
+    dockerfile_text: str | None
+    build_args: dict[str, str]
+    git_rev: str | None
+    git_dirty: bool | None
+    base_images: dict[str, str]        # stage display name -> FROM ref as written (digest added after a build)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ProjectSnapshot":
+        d = dict(d)
+        d["files"] = {k: FileEntry(**v) for k, v in (d.get("files") or {}).items()}
+        return cls(**d)
+
+    def dockerfile(self) -> dockerfile_mod.Dockerfile | None:
+        if not self.dockerfile_text:
+            return None
+        try:
+            return dockerfile_mod.parse(self.dockerfile_text)
+        except BadInput:
+            return None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(context: Path, matcher: dockerignore.Matcher) -> tuple[dict[str, FileEntry], int]:
+    """Every regular file and symlink of the context that .dockerignore lets through."""
+    files: dict[str, FileEntry] = {}
+    ignored = 0
+    for root, dirs, names in os.walk(context, followlinks=False):
+        rel_root = os.path.relpath(root, context)
+        rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        dirs.sort()
+        for name in sorted(names):
+            rel = rel_root + name
+            full = Path(root) / name
+            try:
+                st = full.lstat()
+            except OSError:
+                continue
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                continue
+            if matcher.excluded(rel):
+                ignored += 1
+                continue
+            try:
+                if stat.S_ISLNK(st.st_mode):
+                    digest = hashlib.sha256(os.readlink(full).encode()).hexdigest()
+                else:
+                    digest = _sha256_file(full)
+            except OSError:
+                continue  # unreadable: BuildKit would fail on it too, the build will say so
+            files[rel] = FileEntry(size=st.st_size, mode=st.st_mode, sha256=digest)
+    return files, ignored
+
+
+def git_state(path: Path) -> tuple[str | None, bool | None]:
+    """(HEAD revision, dirty) when the path is in a git work tree, else (None, None)."""
+    from . import tools
+
+    git = tools.find("git")
+    if git is None:
+        return None, None
+    try:
+        rev = subprocess.run([git, "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if rev.returncode != 0:
+            return None, None
+        st = subprocess.run([git, "-C", str(path), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=30)
+        return rev.stdout.strip(), (bool(st.stdout.strip()) if st.returncode == 0 else None)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+
+
+def snapshot(project: Project, build_args: dict) -> ProjectSnapshot:
+    """The build context as it is now (call it right before or after the build)."""
+    context = Path(project.path)
+    df_path = Path(project.dockerfile_path) if project.dockerfile_path else None
+    matcher, used = dockerignore.for_context(context, df_path)
+    files, ignored = manifest(context, matcher)
+    text = None
+    bases: dict[str, str] = {}
+    if df_path is not None:
+        try:
+            text = df_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read {df_path}: {exc}.", fix="check the file's permissions and encoding") from None
+        parsed = dockerfile_mod.parse(text)
+        for s in parsed.stages:
+            if s.base_stage is None and not s.is_scratch:
+                bases[s.display or "(single stage)"] = s.base
+    rev, dirty = git_state(context)
+    return ProjectSnapshot(project_path=str(context), kind=project.kind, taken_at=time.time(), files=files,
+                           ignored=ignored, dockerignore=used, dockerfile_text=text,
+                           build_args={str(k): str(v) for k, v in (build_args or {}).items()},
+                           git_rev=rev, git_dirty=dirty, base_images=bases)
