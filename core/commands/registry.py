@@ -11,10 +11,14 @@ from .. import credentials, refs, registry
 from ..errors import BadInput
 
 
-def _read_password(args) -> str:
+def _require_password_stdin(args) -> None:
     if not getattr(args, "password_stdin", False):
         raise BadInput("The password is read from standard input only.",
                        fix="pipe it in: `printf %s \"$PASSWORD\" | railpack-tui registry login REF --username U --password-stdin`")
+
+
+def _read_password(args) -> str:
+    _require_password_stdin(args)
     if sys.stdin is None:
         raise BadInput("--password-stdin was given but there is no standard input.", fix="pipe the password into the command")
     if sys.stdin.isatty():
@@ -36,6 +40,7 @@ def _print(data: dict) -> None:
 
 def login(args) -> int:
     host = refs.registry_of(args.ref)
+    _require_password_stdin(args)
     status = credentials.require_keyring()  # exit 3 before reading anything
     password = _read_password(args)
     credentials.save(credentials.Credential(host, args.username, password))
