@@ -1,14 +1,387 @@
-"""The Registries screen (placeholder: its owner replaces this module)."""
+"""Registries: the saved cache refs (names only; passwords live in the keyring or this session's
+memory), add/edit with a masked password, and **Test** (`t`): the registry checks run live in a
+thread worker that posts one `CheckDone` per check and a `TestFinished` at the end (harlequin
+style), so each row fills in as its check completes. Without a usable keyring the screen says so,
+with the fixes, and offers to keep a password for this session only. No password is ever shown,
+logged or put in a notification."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Static
+
+from railpack_tui.core import credentials, refs
+from railpack_tui.core.errors import RailpackTuiError
+
+from ..widgets.registries_checks import RegistryChecks
+from ..widgets.registries_store import SavedRef, drop_ref, load_refs, put_ref
+from .registries_form import RegistryForm, RegistryFormScreen
+from .state_screen import StateScreen
+
+TEST_TIMEOUT_S = 5.0
 
 
-class RegistriesScreen(Screen):
+class KeyringChecked(Message):
+    def __init__(self, status: Any, saved: list[Any]) -> None:
+        super().__init__()
+        self.status = status
+        self.saved = saved  # credentials.SavedName (names only)
+
+
+class CheckDone(Message):
+    def __init__(self, ref: str, check: Any) -> None:
+        super().__init__()
+        self.ref = ref
+        self.check = check
+
+
+class TestFinished(Message):
+    def __init__(self, ref: str, result: Any = None, error: str | None = None) -> None:
+        super().__init__()
+        self.ref = ref
+        self.result = result
+        self.error = error
+
+
+class CredentialSaved(Message):
+    def __init__(self, form: RegistryForm, where: str | None, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.form = form
+        self.where = where
+        self.error = error
+
+
+def registry_of(ref: str) -> str:
+    try:
+        return refs.parse_cache_ref(ref).registry
+    except RailpackTuiError:
+        return ""
+
+
+class RegistriesScreen(StateScreen):
+    """The Registries mode (key 3)."""
+
+    DEFAULT_CSS = """
+    RegistriesScreen #registries-body { height: 1fr; }
+    RegistriesScreen #registries-list { height: auto; max-height: 45%; }
+    RegistriesScreen #registries-table { height: auto; max-height: 10; scrollbar-size-horizontal: 0; }
+    RegistriesScreen #registries-detail { height: 1fr; }
+    RegistriesScreen .keyring-banner { height: auto; padding: 0 1; border: heavy $warning; display: none; }
+    RegistriesScreen #keyring-banner.-shown { display: block; }
+    RegistriesScreen.-narrow #keyring-banner.-shown { display: none; }
+    RegistriesScreen.-narrow #keyring-banner-short.-shown { display: block; }
+    RegistriesScreen #registries-hint { height: auto; color: $text-muted; }
+    RegistriesScreen.-narrow #registries-hint { display: none; }
+    RegistriesScreen.-narrow #registries-table { max-height: 5; }
+    """
+
+    AUTO_FOCUS = "#registries-table"
+    BINDINGS = [
+        Binding("t", "test_registry", "Test"),
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("d", "delete", "Delete"),
+        Binding("u", "use", "Use for project"),
+    ]
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.keyring: Any = None  # credentials.KeyringStatus once checked
+        self.saved_names: list[Any] = []
+        self.last_results: dict[str, Any] = {}
+        self.testing: str | None = None
+        self._pending_test = False
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Registries: coming soon.", classes="placeholder")
+        with Vertical(id="registries-body"):
+            yield Static("", id="keyring-banner", classes="keyring-banner")
+            yield Static("", id="keyring-banner-short", classes="keyring-banner")
+            with Vertical(id="registries-list", classes="pane") as pane:
+                pane.border_title = "Cache refs"
+                table: DataTable = DataTable(id="registries-table", cursor_type="row")
+                table.add_column("Cache ref", key="ref")
+                table.add_column("User", key="user")
+                table.add_column("Secret", key="secret")
+                table.add_column("Last test", key="last")
+                yield table
+                yield Static("[b]a[/b] add  [b]e[/b] edit  [b]d[/b] delete  [b]t[/b] test  [b]u[/b] use for the project",
+                             id="registries-hint")
+            checks = RegistryChecks(id="registries-detail", classes="pane")
+            checks.border_title = "Test"
+            yield checks
         yield Footer()
+
+    # -- state ----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._refresh_table()
+        self.check_keyring()
+
+    def state_changed(self, fields: set[str]) -> None:
+        if fields & {"cache_ref", "project"}:
+            self._refresh_table()
+
+    def entries(self) -> list[SavedRef]:
+        """Saved refs, with the open project's cache ref first when it is not saved yet."""
+        items = load_refs(self.settings())
+        current = getattr(self.app_state(), "cache_ref", None)
+        if current and all(s.ref != current for s in items):
+            items.insert(0, SavedRef(ref=current, username=self._sandbox_user(current)))
+        return items
+
+    def _sandbox_user(self, ref: str) -> str:
+        sandbox = getattr(self.app_state(), "sandbox", None)
+        if sandbox is not None and getattr(sandbox, "registry", None) == registry_of(ref):
+            return getattr(sandbox, "username", "") or ""
+        return ""
+
+    def selected(self) -> SavedRef | None:
+        table = self.query_one("#registries-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return next((s for s in self.entries() if s.ref == key), None)
+
+    def _secret_cell(self, saved: SavedRef) -> Text:
+        host = registry_of(saved.ref)
+        stores = {n.store for n in self.saved_names if n.host == host and (not saved.username or n.username == saved.username)}
+        if "session" in stores:
+            return Text("session", style="yellow")
+        if "keyring" in stores:
+            return Text("keyring", style="green")
+        sandbox = getattr(self.app_state(), "sandbox", None)
+        if sandbox is not None and getattr(sandbox, "registry", None) == host:
+            return Text("sandbox", style="cyan")
+        return Text("none", style="dim")
+
+    def _last_cell(self, ref: str) -> Text:
+        if ref == self.testing:
+            return Text("testing…", style="yellow")
+        result = self.last_results.get(ref)
+        if result is None:
+            return Text("—", style="dim")
+        if isinstance(result, str):
+            return Text("✗ error", style="red")
+        if result.ok:
+            return Text("✓ ok", style="green")
+        failed = result.failed
+        return Text(f"✗ {failed.kind if failed and failed.kind else 'failed'}", style="red")
+
+    def _refresh_table(self) -> None:
+        table = self.query_one("#registries-table", DataTable)
+        keep = self.selected()
+        table.clear()
+        current = getattr(self.app_state(), "cache_ref", None)
+        for saved in self.entries():
+            label = Text(saved.ref)
+            if saved.ref == current:
+                label = Text.assemble(("● ", "bold"), saved.ref)
+            table.add_row(label, saved.username or Text("anonymous", style="dim"), self._secret_cell(saved),
+                          self._last_cell(saved.ref), key=saved.ref)
+        if table.row_count == 0:
+            self.query_one(RegistryChecks).query_one("#checks-heading", Static).update(
+                "No cache refs yet: press [b]a[/b] to add one.")
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(keep.ref))
+            except Exception:
+                pass
+
+    # -- keyring --------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="registries-keyring", exit_on_error=False)
+    def check_keyring(self) -> None:
+        status = credentials.keyring_status()
+        self.post_message(KeyringChecked(status, credentials.list_saved()))
+
+    def on_keyring_checked(self, message: KeyringChecked) -> None:
+        self.keyring = message.status
+        self.saved_names = message.saved
+        banner = self.query_one("#keyring-banner", Static)
+        short = self.query_one("#keyring-banner-short", Static)
+        if message.status.usable:
+            banner.update("")
+            short.update("")
+        else:
+            banner.update(Text.assemble(("NO KEYRING ", "bold reverse yellow"), " ", f"{message.status.detail}: ",
+                                        "passwords can be kept for this session only (", ("a", "bold"),
+                                        " adds a ref with one; gone when railpack-tui exits).\n",
+                                        ("Fix: ", "bold"), credentials.NO_KEYRING_FIX, "."))
+            short.update(Text.assemble(("NO KEYRING ", "bold reverse yellow"), " passwords are kept for this session only. ",
+                                       ("Fix: ", "bold"), "run a Secret Service (gnome-keyring in a D-Bus session) "
+                                       "or set PYTHON_KEYRING_BACKEND."))
+        for widget in (banner, short):
+            widget.set_class(not message.status.usable, "-shown")
+        self._refresh_table()
+        if self._pending_test:
+            self._pending_test = False
+            self.action_test_registry()
+
+    # -- add / edit / delete ----------------------------------------------------------------------
+    def _open_form(self, existing: SavedRef | None) -> None:
+        usable = bool(self.keyring.usable) if self.keyring is not None else True
+        detail = self.keyring.detail if self.keyring is not None else ""
+        has_secret = existing is not None and str(self._secret_cell(existing)) in ("keyring", "session")
+        self.app.push_screen(RegistryFormScreen(existing, keyring_usable=usable, keyring_detail=detail,
+                                                has_secret=has_secret), self._form_done)
+
+    def action_add(self) -> None:
+        self._open_form(None)
+
+    def action_edit(self) -> None:
+        saved = self.selected()
+        if saved is None:
+            self.action_add()
+        else:
+            self._open_form(saved)
+
+    def _form_done(self, form: RegistryForm | None) -> None:
+        if form is None:
+            return
+        settings = self.settings()
+        if settings is not None:
+            put_ref(settings, form.saved, form.replacing)
+        self._refresh_table()
+        self._select(form.saved.ref)
+        if form.password:
+            self.save_credential(form)
+        else:
+            self.notify(f"Saved {form.saved.ref}.", title="Cache ref", timeout=4)
+
+    @work(thread=True, group="registries-save", exit_on_error=False)
+    def save_credential(self, form: RegistryForm) -> None:
+        host = registry_of(form.saved.ref)
+        cred = credentials.Credential(host, form.saved.username, form.password)
+        try:
+            if form.session_only:
+                credentials.remember(cred)
+                where = "this session's memory"
+            else:
+                credentials.save(cred)
+                where = "the OS keyring"
+        except RailpackTuiError as exc:
+            self.post_message(CredentialSaved(form, None, exc))
+            return
+        self.post_message(CredentialSaved(form, where))
+
+    def on_credential_saved(self, message: CredentialSaved) -> None:
+        saved = message.form.saved
+        if message.error is not None:
+            report = getattr(self.app, "report_error", None)
+            if report is not None:
+                report(message.error, f"saving the password for {saved.username}@{registry_of(saved.ref)}")
+            else:
+                self.notify(str(message.error), severity="error")
+        else:
+            self.notify(f"Saved {saved.ref}; the password for {saved.username} is in {message.where}.",
+                        title="Cache ref", timeout=5)
+        self.check_keyring()
+
+    def action_delete(self) -> None:
+        saved = self.selected()
+        if saved is None:
+            return
+        settings = self.settings()
+        if settings is not None:
+            drop_ref(settings, saved.ref)
+        self.last_results.pop(saved.ref, None)
+        self._refresh_table()
+        self.notify(f"Removed {saved.ref} from the list (its password stays in the keyring; "
+                    f"`railpack-tui registry logout` removes it).", title="Cache ref", timeout=6)
+
+    def action_use(self) -> None:
+        saved = self.selected()
+        if saved is None or not hasattr(self.app, "update_state"):
+            return
+        self.app.update_state(cache_ref=saved.ref)
+        self.notify(f"The project now uses {saved.ref}.", title="Cache ref", timeout=4)
+
+    def _select(self, ref: str) -> None:
+        table = self.query_one("#registries-table", DataTable)
+        try:
+            table.move_cursor(row=table.get_row_index(ref))
+        except Exception:
+            pass
+
+    # -- test ----------------------------------------------------------------------------------
+    def action_test_registry(self) -> None:
+        if self.keyring is None:  # the keyring check is still running: test right after it
+            self._pending_test = True
+            return
+        saved = self.selected()
+        if saved is None:
+            self.notify("No cache ref to test: add one with a.", severity="warning", timeout=4)
+            return
+        if self.testing is not None:
+            self.notify(f"Still testing {self.testing}.", timeout=3)
+            return
+        self.testing = saved.ref
+        who = f"as {saved.username}" if saved.username else "anonymously"
+        self.query_one(RegistryChecks).start(saved.ref, who)
+        self._refresh_table()
+        self.run_test(saved)
+
+    @work(thread=True, group="registries-test", exit_on_error=False)
+    def run_test(self, saved: SavedRef) -> None:
+        from railpack_tui.core import registry
+
+        try:
+            host = registry_of(saved.ref)
+            cred = credentials.for_registry(host, saved.username or None) if host else None
+            result = registry.run_checks(saved.ref, cred, insecure=saved.insecure, ca_cert=saved.ca_cert or None,
+                                         timeout=TEST_TIMEOUT_S,
+                                         on_check=lambda check: self.post_message(CheckDone(saved.ref, check)))
+        except RailpackTuiError as exc:
+            self.post_message(TestFinished(saved.ref, error=str(exc)))
+            return
+        except Exception as exc:  # the screen must leave the testing state whatever happens
+            self.post_message(TestFinished(saved.ref, error=f"unexpected {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(TestFinished(saved.ref, result=result))
+
+    def on_check_done(self, message: CheckDone) -> None:
+        if message.ref == self.testing:
+            self.query_one(RegistryChecks).add_check(message.check)
+
+    def on_test_finished(self, message: TestFinished) -> None:
+        self.testing = None
+        self.last_results[message.ref] = message.result if message.result is not None else (message.error or "error")
+        self.query_one(RegistryChecks).finish(message.result, message.error)
+        self._refresh_table()
+        if message.result is not None:
+            ok = message.result.ok
+            self.notify(f"{message.ref}: {'all checks passed' if ok else 'a check failed'}.",
+                        severity="information" if ok else "error", timeout=4)
+
+    def show_result(self, saved: SavedRef, result: Any) -> None:
+        """Show a finished test as if it had just run (used by tests and screenshots)."""
+        self._select(saved.ref)
+        self.query_one(RegistryChecks).start(saved.ref, f"as {saved.username}" if saved.username else "anonymously")
+        self.post_message(TestFinished(saved.ref, result=result))
+
+    @on(DataTable.RowSelected, "#registries-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_edit()
+
+    @on(DataTable.RowHighlighted, "#registries-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        ref = event.row_key.value if event.row_key is not None else None
+        if ref is None or self.testing is not None:
+            return
+        result = self.last_results.get(ref)
+        checks = self.query_one(RegistryChecks)
+        if result is not None and not isinstance(result, str):
+            checks.start(ref, "")
+            checks.finish(result)
+        elif result is None:
+            checks.idle(ref)

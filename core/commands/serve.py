@@ -1,0 +1,55 @@
+"""`railpack-tui serve [--port N] [--host H]`: the same dashboard in a web browser, through
+textual-serve. Every browser tab that connects starts its own dashboard process
+(`python -m railpack_tui.core [--project P] [--theme T]`) and talks to it over a websocket."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import sys
+
+from ..errors import BadInput, EnvironmentProblem
+from ..netutil import port_free
+
+
+def dashboard_command(project: str | None = None, theme: str | None = None) -> str:
+    """The shell command textual-serve runs for each browser session."""
+    argv = [sys.executable, "-m", "railpack_tui.core"]
+    if project:
+        argv += ["--project", project]
+    if theme:
+        argv += ["--theme", theme]
+    return shlex.join(argv)
+
+
+def public_url(host: str, port: int) -> str:
+    """The address a browser uses: a wildcard bind is reached through this machine's name."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _check(host: str, port: int) -> None:
+    if not 0 < port < 65536:
+        raise BadInput(f"port {port} is out of range.", fix="pass --port with a number between 1 and 65535")
+    try:
+        free = port_free(port, host)
+    except OSError as exc:  # an address that is not this machine's, or an unknown name
+        raise BadInput(f"cannot listen on {host}: {exc.strerror or exc}.", fix="pass --host 127.0.0.1 or another local address") from None
+    if not free:
+        raise EnvironmentProblem(f"port {port} on {host} is already in use.", fix="pass --port with a free port, e.g. --port 8123")
+
+
+def run(args) -> int:
+    host, port = args.host, args.port
+    _check(host, port)
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise EnvironmentProblem("textual-serve is not installed.", fix="run scripts/setup-python (or pip install textual-serve)") from None
+    command = dashboard_command(getattr(args, "project", None), getattr(args, "theme", None))
+    url = public_url(host, port)
+    print(f"railpack-tui: serving the dashboard on {url} (Ctrl+C stops it)", file=sys.stderr, flush=True)
+    Server(command, host=host, port=port, title="railpack-tui", public_url=url).serve()
+    return 0

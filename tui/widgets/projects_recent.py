@@ -1,0 +1,28 @@
+"""The recent projects list (newest first), fed from the settings the app remembers in
+`paths.config_dir()`; selecting one opens it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from .projects_path_input import tilde
+
+
+class RecentProjects(OptionList):
+    def show(self, projects: list[tuple[str, str]], current: str | None = None) -> None:
+        """`projects`: (path, cache ref or "") pairs, newest first."""
+        self.clear_options()
+        if not projects:
+            self.add_option(Option(Text("no recent projects yet", style="dim italic"), disabled=True))
+            return
+        for path, cache_ref in projects:
+            p = Path(path)
+            mark = "● " if path == current else "  "
+            label = Text.assemble(mark, (p.name or path, "bold"), "  ", (tilde(p.parent), "dim"))
+            if cache_ref:
+                label.append(f"\n    {cache_ref}", style="dim")
+            self.add_option(Option(label, id=path))
