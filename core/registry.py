@@ -542,9 +542,13 @@ class _Run:
             raise _Fail("error", "the registry started an upload but gave no Location", "the registry does not follow the distribution API")
         url = location if location.startswith("http") else self.base + location
         cancel = self._get(url, method="DELETE")
-        if cancel.status_code in (200, 202, 204):
-            return "push allowed (a blob upload was started and cancelled; nothing was written)"
-        return (f"push allowed; cancelling the test upload answered HTTP {cancel.status_code} "
+        if cancel.status_code not in (200, 202, 204):
+            return (f"push allowed; cancelling the test upload answered HTTP {cancel.status_code} "
+                    "(the registry purges abandoned uploads itself)")
+        gone = self._get(url)
+        if gone.status_code == 404:
+            return "push allowed (a blob upload was started, then cancelled: the registry reports it gone)"
+        return (f"push allowed; the cancelled test upload still answers HTTP {gone.status_code} "
                 "(the registry purges abandoned uploads itself)")
 
     # 8 cache
