@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--target")
     b.add_argument("--output", help="none (default), a local directory, or push=IMAGE")
     b.add_argument("--progress-file", help="also write the raw progress stream here")
+    b.add_argument("--tls-dir", help="client TLS for a tcp:// builder: a directory with ca.pem, cert.pem, key.pem")
     b.add_argument("--json", action="store_true")
 
     rp = sub.add_parser("report", help="read a recorded BuildKit progress stream and report the cache")
