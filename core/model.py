@@ -47,6 +47,7 @@ CHANGE_OUTPUT = "output"  # trailing non-progress output / the build's error tex
 _STEP_NAME = re.compile(
     r"^\[(?:(?P<platform>[\w.-]+/[\w.-]+(?:/[\w.-]+)?) )?(?:(?P<stage>[^\s\[\]]+) )?(?P<index>\d+)/(?P<total>\d+)\] "
 )
+_COPY_FROM = re.compile(r"\] (?:COPY|ADD) (?:--\S+ )*?--from=([^\s]+)")
 _IMPORT_PREFIX = "importing cache manifest from "
 _EXPORT_PREFIXES = ("exporting to ", "exporting layers", "exporting manifest", "exporting config",
                     "exporting attestation", "writing image", "naming to ", "unpacking to ", "pushing ",
@@ -57,7 +58,8 @@ _INTERNAL_PREFIXES = ("[internal]", "building with ", "resolve image config for 
 
 def classify_name(name: str) -> str:
     """"step" for the build's own steps, else the bookkeeping kind: internal, auth, cache-import,
-    cache-export, export; "unknown" for a vertex known only from a status/log (no name yet)."""
+    cache-export, export, link (`[s i/N] LINK COPY --link ...`, the merge that goes with the
+    instruction's COPY vertex); "unknown" for a vertex known only from a status/log (no name yet)."""
     if not name:
         return "unknown"
     if name.startswith(_INTERNAL_PREFIXES):
@@ -70,6 +72,9 @@ def classify_name(name: str) -> str:
         return "cache-export"
     if name.startswith(_EXPORT_PREFIXES):
         return "export"
+    m = _STEP_NAME.match(name)
+    if m and name.startswith("LINK ", m.end()):
+        return "link"  # the merge half of a `COPY --link` instruction: its COPY vertex is the step
     return "step"
 
 
@@ -123,12 +128,13 @@ def _is_cancel(error: str) -> bool:
 class LogBuffer:
     """A step's output, bounded: the first `head_lines` lines and the last `tail_lines` lines are
     kept (as bytes, decoded on read); lines in between are counted in `dropped`. A line longer than
-    `max_line_bytes` is cut. Partial lines (no newline yet) are held until completed or flushed."""
+    `max_line_bytes` is cut. Partial lines (no newline yet) are held until completed or flushed.
+    `write` returns the change in retained bytes (the model keeps a global budget)."""
 
     __slots__ = ("head", "tail", "dropped", "total_lines", "nbytes", "partial", "head_lines", "tail_lines",
-                 "max_line_bytes", "_model")
+                 "max_line_bytes")
 
-    def __init__(self, head_lines: int = 50, tail_lines: int = 1000, max_line_bytes: int = 16384, model=None):
+    def __init__(self, head_lines: int = 50, tail_lines: int = 1000, max_line_bytes: int = 16384) -> None:
         self.head: list[bytes] = []
         self.tail: deque[bytes] = deque()
         self.dropped = 0
@@ -138,53 +144,61 @@ class LogBuffer:
         self.head_lines = head_lines
         self.tail_lines = tail_lines
         self.max_line_bytes = max_line_bytes
-        self._model = model
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
+        if not self.partial and data[-1:] == b"\n" and data.find(b"\n", 0, len(data) - 1) < 0:
+            # the common case: exactly one complete line
+            n = len(data) - 1
+            if n > self.max_line_bytes:
+                return self._add_line(data[:-1])
+            self.total_lines += 1
+            if len(self.head) < self.head_lines:
+                self.head.append(data[:-1])
+                self.nbytes += n
+                return n
+            tail = self.tail
+            tail.append(data[:-1])
+            if len(tail) > self.tail_lines:
+                n -= len(tail.popleft())
+                self.dropped += 1
+            self.nbytes += n
+            return n
         if self.partial:
             data = self.partial + data
             self.partial = b""
-        if data.endswith(b"\n"):
-            if data.count(b"\n") == 1:
-                self._add_line(data[:-1])
-                return
-            parts = data[:-1].split(b"\n")
+        parts = data.split(b"\n")
+        last = parts.pop()
+        if len(last) > self.max_line_bytes:
+            parts.append(last)
         else:
-            parts = data.split(b"\n")
-            last = parts.pop()
-            if len(last) > self.max_line_bytes:
-                parts.append(last)
-            else:
-                self.partial = last
+            self.partial = last
+        grew = 0
         for line in parts:
-            self._add_line(line)
+            grew += self._add_line(line)
+        return grew
 
-    def _add_line(self, line: bytes) -> None:
+    def _add_line(self, line: bytes) -> int:
         if len(line) > self.max_line_bytes:
             line = line[: self.max_line_bytes] + " … [line cut]".encode()
         self.total_lines += 1
+        n = len(line)
         if len(self.head) < self.head_lines:
             self.head.append(line)
         else:
             tail = self.tail
             tail.append(line)
-            n = len(line)
             if len(tail) > self.tail_lines:
                 n -= len(tail.popleft())
                 self.dropped += 1
-            self.nbytes += n
-            if self._model is not None:
-                self._model._log_grew(n)
-            return
-        self.nbytes += len(line)
-        if self._model is not None:
-            self._model._log_grew(len(line))
+        self.nbytes += n
+        return n
 
-    def flush(self) -> None:
+    def flush(self) -> int:
         """Turn a pending partial line into a line (at the end of a step or the build)."""
         if self.partial:
             p, self.partial = self.partial, b""
-            self._add_line(p)
+            return self._add_line(p)
+        return 0
 
     def trim_tail(self, keep: int) -> int:
         """Drop the oldest tail lines down to `keep`; returns the bytes freed."""
@@ -276,6 +290,7 @@ class CacheOutcome:
 
 
 _MAX_WARNINGS = 100
+_scan_json = json.JSONDecoder().scan_once
 _MAX_OUTPUT_LINES = 400
 
 
@@ -319,12 +334,26 @@ class BuildModel:
 
     def feed_line(self, line: str | bytes) -> None:
         """One line of the progress stream (with or without its newline). Never raises."""
+        self.lines_fed += 1
         try:
-            self.lines_fed += 1
-            fmt = self.format
-            if fmt == "rawjson":
-                self._feed_json_line(line)
-            elif fmt == "plain":
+            if self.format == "rawjson":
+                # hot path: the C JSON scanner directly (json.loads adds encoding detection and
+                # three Python-level calls per line)
+                text = line.decode() if type(line) is bytes else line
+                if text[:1] == "{":
+                    msg, end = _scan_json(text, 0)
+                    if type(msg) is dict and (end == len(text) or not text[end:].strip()):
+                        self.feed_message(msg)
+                        return
+                    self.bad_lines += 1
+                elif text[:1] in (" ", "\t") and text.lstrip()[:1] == "{":
+                    msg = json.loads(text)
+                    if type(msg) is dict:
+                        self.feed_message(msg)
+                        return
+                    self.bad_lines += 1
+                self._other(line)
+            elif self.format == "plain":
                 self._plain_parser().feed(line)
             else:
                 from .progress import detect_format
@@ -335,35 +364,18 @@ class BuildModel:
                 else:
                     self.format = detected
                     self._changes.add(CHANGE_STATUS)
-                    self.feed_line(line)
                     self.lines_fed -= 1
-        except Exception:  # noqa: BLE001 - a malformed line must never break the build view
+                    self.feed_line(line)
+        except Exception:  # noqa: BLE001 - truncated/invalid JSON, bad UTF-8, deep nesting, odd types
             self.bad_lines += 1
+            try:
+                self._other(line)
+            except Exception:  # noqa: BLE001
+                pass
 
     def feed_lines(self, lines: Iterable[str | bytes]) -> None:
         for line in lines:
             self.feed_line(line)
-
-    def _feed_json_line(self, line: str | bytes) -> None:
-        if isinstance(line, bytes):
-            first = line[:1]
-            is_json = first == b"{" or (first in (b" ", b"\t") and line.lstrip()[:1] == b"{")
-        else:
-            first = line[:1]
-            is_json = first == "{" or (first in (" ", "\t") and line.lstrip()[:1] == "{")
-        if not is_json:
-            self._other(line)
-            return
-        try:
-            msg = json.loads(line)
-        except Exception:  # noqa: BLE001 - ValueError, UnicodeDecodeError, RecursionError
-            self.bad_lines += 1
-            self._other(line)
-            return
-        if type(msg) is dict:
-            self.feed_message(msg)
-        else:
-            self.bad_lines += 1
 
     def feed_message(self, msg: dict) -> None:
         """One decoded rawjson message (`SolveStatus`: vertexes, statuses, logs, warnings)."""
@@ -385,10 +397,12 @@ class BuildModel:
                     st = by_id.get(lg["vertex"])
                     if st is None:
                         st = self._placeholder(lg["vertex"])
-                    st.logs.write(a2b(lg["data"]))
+                    self._log_bytes += st.logs.write(a2b(lg["data"]))
                     changes.add(st._logkey)
                     if not st._has_output:
                         self._first_output(st)
+                if self._log_bytes > self._log_budget:
+                    self._enforce_log_budget()
             ws = msg.get("warnings")
             if ws:
                 for w in ws:
@@ -426,7 +440,7 @@ class BuildModel:
     def _placeholder(self, vid: Any) -> Step:
         if not isinstance(vid, str):
             raise TypeError("vertex id must be a string")
-        st = Step(id=vid, logs=LogBuffer(self._log_head, self._log_tail, self._max_line, self), seq=self._seq)
+        st = Step(id=vid, logs=LogBuffer(self._log_head, self._log_tail, self._max_line), seq=self._seq)
         st._logkey = "logs:" + vid
         self._seq += 1
         self._by_id[vid] = st
@@ -588,11 +602,6 @@ class BuildModel:
         })
         self._changes.add(st.id)
 
-    def _log_grew(self, n: int) -> None:
-        self._log_bytes += n
-        if self._log_bytes > self._log_budget:
-            self._enforce_log_budget()
-
     def _enforce_log_budget(self) -> None:
         # Halve the tail of the biggest buffers until under 3/4 of the budget.
         target = self._log_budget * 3 // 4
@@ -635,7 +644,7 @@ class BuildModel:
         try:
             self.returncode = returncode
             for st in self._by_id.values():
-                st.logs.flush()
+                self._log_bytes += st.logs.flush()
             status = self._final_status(returncode, cancelled)
             if status in ("failed", "cancelled"):
                 for st in self._by_id.values():
@@ -854,14 +863,31 @@ class BuildModel:
         return out
 
     def _plain_parents(self) -> dict[str, list[str]]:
+        """Plain progress carries no inputs. Implied by Dockerfile semantics (not by position):
+        step i of a stage builds on step i-1 of the same stage, and `COPY --from=S` reads the last
+        step of stage S. The parent stage of a stage's first step is unknown."""
         nodes = self._by_id
-        by_pos = {(s.platform, s.stage, s.index): s for s in nodes.values() if s.kind == "step" and s.index}
+        by_pos: dict[tuple, Step] = {}
+        last_of_stage: dict[tuple, Step] = {}
+        for s in nodes.values():
+            if s.kind == "step" and s.index:
+                by_pos[(s.platform, s.stage, s.index)] = s
+                if s.index == s.total:
+                    last_of_stage[(s.platform, s.stage)] = s
         out: dict[str, list[str]] = {}
         for s in nodes.values():
             if s.kind != "step":
                 continue
+            found = []
             p = by_pos.get((s.platform, s.stage, s.index - 1)) if s.index else None
-            out[s.id] = [p.id] if p is not None else []
+            if p is not None:
+                found.append(p.id)
+            m = _COPY_FROM.search(s.name)
+            if m:
+                src = last_of_stage.get((s.platform, m.group(1)))
+                if src is not None and src is not s:
+                    found.append(src.id)
+            out[s.id] = found
         return out
 
     def root_misses(self) -> list[str]:

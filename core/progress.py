@@ -109,7 +109,9 @@ class PlainParser:
         else:
             lg = _LOG.match(rest)
             if lg:
-                st.logs.write(((lg.group(2) or "") + "\n").encode("utf-8", "replace"))
+                model._log_bytes += st.logs.write(((lg.group(2) or "") + "\n").encode("utf-8", "replace"))
+                if model._log_bytes > model._log_budget:
+                    model._enforce_log_budget()
                 model._changes.add(st._logkey)
                 if not st._has_output:
                     model._first_output(st)
