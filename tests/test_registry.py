@@ -158,12 +158,11 @@ def test_for_registry_finds_the_sandbox_credential(sandbox, sandbox_credential, 
 
 # --- after a real cache export ------------------------------------------------------------------
 
-def _export_cache(sandbox, cred, project, ref, extra=""):
+def _buildctl(sandbox, cred, project, *extra):
     with dockerconfig.temporary([cred]) as cfg:
         env = dict(os.environ, BUILDKIT_HOST=sandbox.buildkit_host, DOCKER_CONFIG=str(cfg))
         r = subprocess.run([tools.require("buildctl", "for the cache test"), "build", "--frontend", "dockerfile.v0",
-                            "--local", f"context={project}", "--local", f"dockerfile={project}",
-                            "--export-cache", f"type=registry,ref={ref},mode=max{extra}"],
+                            "--local", f"context={project}", "--local", f"dockerfile={project}", *extra],
                            env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
 
@@ -188,7 +187,7 @@ def test_cache_reports_layers_and_records_after_a_real_export(sandbox, sandbox_c
     before = registry.run_checks(unique_ref, sandbox_credential)
     assert before.ok and before.cache.present is False
     (example_project / "src" / "fresh.txt").write_text(uuid.uuid4().hex)  # new layers, dated now
-    _export_cache(sandbox, sandbox_credential, example_project, unique_ref, extra)
+    _buildctl(sandbox, sandbox_credential, example_project, "--export-cache", f"type=registry,ref={unique_ref},mode=max{extra}")
     result = registry.run_checks(unique_ref, sandbox_credential)
     assert result.ok, result.to_json()
     c = result.cache
@@ -206,13 +205,7 @@ def test_cache_reports_layers_and_records_after_a_real_export(sandbox, sandbox_c
 
 @pytest.mark.slow
 def test_an_image_where_the_cache_should_be_is_reported(sandbox, sandbox_credential, example_project, unique_ref):
-    with dockerconfig.temporary([sandbox_credential]) as cfg:
-        env = dict(os.environ, BUILDKIT_HOST=sandbox.buildkit_host, DOCKER_CONFIG=str(cfg))
-        r = subprocess.run([tools.require("buildctl", "for the cache test"), "build", "--frontend", "dockerfile.v0",
-                            "--local", f"context={example_project}", "--local", f"dockerfile={example_project}",
-                            "--output", f"type=image,name={unique_ref},push=true"],
-                           env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    _buildctl(sandbox, sandbox_credential, example_project, "--output", f"type=image,name={unique_ref},push=true")
     result = registry.run_checks(unique_ref, sandbox_credential)
     assert result.failed.name == "cache" and result.error["kind"] == "error"
     assert "not a BuildKit cache" in result.error["message"] and "tag of its own" in result.error["fix"]
