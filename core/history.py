@@ -173,7 +173,7 @@ class History:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             notices.append(f"history directory {path.parent} is not writable ({exc.strerror}); history kept in memory for this session")
-            return cls(_connect(":memory:"), path, notices)
+            return cls(_memory(), path, notices)
         for attempt in range(2):
             try:
                 conn = _connect(str(path))
@@ -192,7 +192,7 @@ class History:
                                + (f"it was set aside as {moved} and a new one started" if moved else "a new one was started in memory"))
                 if not moved:
                     break
-        return cls(_connect(":memory:"), path, notices)
+        return cls(_memory(), path, notices)
 
     def close(self) -> None:
         with self._lock:
@@ -348,6 +348,12 @@ def _connect(where: str) -> sqlite3.Connection:
     conn = sqlite3.connect(where, timeout=10, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _memory() -> sqlite3.Connection:
+    conn = _connect(":memory:")
+    _check_and_migrate(conn)
     return conn
 
 

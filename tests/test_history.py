@@ -1,0 +1,108 @@
+"""The build history database: recording, queries, migrations, and a corrupt or newer database set
+aside without failing."""
+
+import json
+import sqlite3
+
+from railpack_tui.core import history, model, project
+
+
+def _stream(cached_copy: bool) -> list[str]:
+    """A small rawjson stream in BuildKit's shape: two steps, a cache import."""
+    t = "2026-12-03T10:00:0{}.000000000Z"
+    ctx = "sha256:" + "c" * 64
+    imp = "sha256:" + "d" * 64
+    copy = "sha256:" + "1" * 64
+    run = "sha256:" + "2" * 64
+    v = [
+        {"digest": imp, "name": "importing cache manifest from reg/x:c", "started": t.format(0), "completed": t.format(1)},
+        {"digest": ctx, "name": "[internal] load build context", "started": t.format(0), "completed": t.format(1)},
+        {"digest": copy, "name": "[1/2] COPY a.txt /a.txt", "inputs": [ctx], "started": t.format(1), "completed": t.format(2),
+         **({"cached": True} if cached_copy else {})},
+        {"digest": run, "name": "[2/2] RUN cat /a.txt", "inputs": [copy], "started": t.format(2), "completed": t.format(4)},
+    ]
+    return [json.dumps({"vertexes": [x]}) for x in v]
+
+
+def _project(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\nRUN cat /a.txt\n")
+    (tmp_path / "a.txt").write_text("a\n")
+    return project.detect(tmp_path)
+
+
+def test_record_and_read_back(tmp_path):
+    (tmp_path / "proj").mkdir()
+    p = _project(tmp_path / "proj")
+    snap = project.snapshot(p, {"X": "1"})
+    h = history.History.open(tmp_path / "h.sqlite3")
+    info = {"project": p.path, "engine": "buildkit", "builder": "unix:///b.sock", "cache_ref": "reg/x:c", "mode": "max",
+            "no_import": False, "no_export": True, "no_cache": False, "build_args": {"X": "1"}}
+    first = h.record(info, model.load(_stream(False), returncode=0), snap)
+    second = h.record(info, model.load(_stream(True), returncode=0), snap)
+    assert second > first
+    run = h.get(second)
+    assert (run.project, run.engine, run.cache_ref, run.mode, run.no_export) == (p.path, "buildkit", "reg/x:c", "max", True)
+    assert run.build_args == {"X": "1"}
+    assert [(s.name, s.state) for s in run.steps] == [("[1/2] COPY a.txt /a.txt", "cached"), ("[2/2] RUN cat /a.txt", "executed")]
+    assert run.steps[1].duration_s == 2.0
+    assert run.cache_import[0]["ref"] == "reg/x:c"
+    ctx = run.context()
+    assert set(ctx["files"]) == {"Dockerfile", "a.txt"} and "contents" not in json.dumps(ctx["files"])
+    assert ctx["dockerfile_text"].startswith("FROM scratch")
+    assert [r.id for r in h.runs(p.path)] == [second, first]
+    assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt").id == second
+    assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt", before_run_id=second) is None
+    assert h.previous_with_step_at(p.path, "", 2, state="executed").id == second
+    h.set_misses(second, {"[2/2] RUN cat /a.txt": {"kind": "first-build", "detail": "d", "files": []}})
+    assert h.get(second).steps[1].miss["kind"] == "first-build"
+
+
+def test_migrates_an_old_schema_keeping_its_runs(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.executescript(history.MIGRATIONS[0] + ";PRAGMA user_version = 1;")
+    conn.execute("INSERT INTO runs (project, started_at, status) VALUES ('/p', 1.0, 'success')")
+    conn.commit()
+    conn.close()
+    h = history.History.open(db)
+    assert h.notices == []
+    assert h.conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
+    (run,) = h.runs("/p")
+    assert run.status == "success" and run.target is None and run.context() is None
+
+
+def test_corrupt_database_is_set_aside(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    db.write_bytes(b"this is not a database" * 500)
+    h = history.History.open(db)
+    assert len(h.notices) == 1 and "set aside" in h.notices[0]
+    aside = [f for f in tmp_path.iterdir() if f.name.startswith("h.sqlite3.broken-")]
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not")
+    assert h.runs() == []  # a fresh, working database
+    assert h.conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
+
+
+def test_database_from_a_newer_version_is_set_aside(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 5}")
+    conn.close()
+    h = history.History.open(db)
+    assert "newer railpack-tui" in h.notices[0]
+    assert db.exists() and h.runs() == []
+
+
+def test_unwritable_directory_falls_back_to_memory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    h = history.History.open(blocker / "sub" / "h.sqlite3")
+    assert h.notices and "in memory" in h.notices[0]
+    assert h.runs() == []
+
+
+def test_base_image_digests_from_from_steps():
+    lines = [json.dumps({"vertexes": [{"digest": "sha256:" + "e" * 64,
+                                       "name": "[base 1/2] FROM docker.io/library/alpine:3.20@sha256:" + "f" * 64,
+                                       "started": "2026-12-03T10:00:00Z", "completed": "2026-12-03T10:00:01Z"}]})]
+    m = model.load(lines, returncode=0)
+    assert history.base_image_digests(m) == {"base": "docker.io/library/alpine:3.20@sha256:" + "f" * 64}
