@@ -22,6 +22,13 @@ RAILPACK_DARK = Theme(
         "block-cursor-text-style": "none",
         "footer-key-foreground": "#A78BFA",
         "input-selection-background": "#A78BFA 35%",
+        "scrollbar": "#3A4058",
+        "scrollbar-hover": "#4B5270",
+        "scrollbar-active": "#A78BFA",
+        "scrollbar-background": "#161922",
+        "scrollbar-background-hover": "#161922",
+        "scrollbar-background-active": "#161922",
+        "scrollbar-corner-color": "#161922",
     },
 )
 
@@ -41,6 +48,11 @@ RAILPACK_LIGHT = Theme(
     variables={
         "block-cursor-text-style": "none",
         "footer-key-foreground": "#6D28D9",
+        "scrollbar": "#C5C9D3",
+        "scrollbar-background": "#EEF0F4",
+        "scrollbar-background-hover": "#EEF0F4",
+        "scrollbar-background-active": "#EEF0F4",
+        "scrollbar-corner-color": "#EEF0F4",
     },
 )
 

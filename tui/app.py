@@ -11,7 +11,6 @@ thread worker through core/runner.py; the Build screen polls the model at ~30 Hz
 from __future__ import annotations
 
 import importlib
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -29,7 +28,7 @@ from railpack_tui.core.defaults import Setup
 from railpack_tui.core.errors import EnvironmentProblem, RailpackTuiError
 
 from . import messages
-from .state import AppState, BuildRun, Settings
+from .state import AppState, BuildJob, Settings
 
 # mode -> (module, class, title)
 SCREENS: dict[str, tuple[str, str, str]] = {
@@ -85,9 +84,11 @@ class RailpackTUI(App):
         self.setup = setup
         self.state = AppState.from_setup(setup, settings)
         self.state_changed: Signal[set[str]] = Signal(self, "state-changed")
+        # (job, changes) whenever the current build moved on; changes is None for "redraw all"
+        self.build_progress: Signal[tuple[Any, Any]] = Signal(self, "build-progress")
+        self.command_line_text = ""
         # the clock behind spinners and running times; tests pass a fixed one
         self.clock: Callable[[], float] = clock or time.time
-        self._cancel_event: threading.Event | None = None
         for t in themes.THEMES:
             self.register_theme(t)
         wanted = theme or self.state.settings.theme
@@ -100,6 +101,7 @@ class RailpackTUI(App):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for notice in self.state.notices:
             self.notify(notice, title="Setup", severity="warning", timeout=12)
+        self.refresh_command_line()
 
     def _remember_theme(self, theme: Any) -> None:
         self.state.settings.theme = theme.name
@@ -116,6 +118,7 @@ class RailpackTUI(App):
         if changed:
             self.sub_title = self._subtitle()
             self.state_changed.publish(changed)
+            self.refresh_command_line()
         return changed
 
     # --- errors: the one place a problem becomes a notification ---------------------------
@@ -188,78 +191,143 @@ class RailpackTUI(App):
         self.cancel_build()
 
     def build_request(self) -> Any:
-        """The BuildRequest for the current state (raises core.errors on a bad state)."""
-        from railpack_tui.core import runner
+        """The core BuildRequest for the current state (the runner validates it and resolves the
+        builder: no builder, a bad ref or a missing Dockerfile come back as core.errors)."""
+        from railpack_tui.core.runner import BuildRequest
 
         s = self.state
         if s.project is None:
             raise EnvironmentProblem("no project is open.", fix="pick one on the Projects screen (key 2)")
-        if not s.builder:
-            hint = s.notices[0] if s.notices else "set BUILDKIT_HOST or run `railpack-tui sandbox up`"
-            raise EnvironmentProblem("no builder is configured.", fix=hint, kind="no-builder")
-        return runner.BuildRequest(
-            project=Path(s.project), cache_ref=s.cache_ref, engine=s.engine, builder=s.builder,
-            mode=s.cache_mode, no_import=s.no_import, no_export=s.no_export, build_args=dict(s.build_args),
-        )
+        return BuildRequest(path=str(s.project), cache_ref=s.cache_ref, engine=s.engine, builder=s.builder,
+                            mode=s.cache_mode, no_import=s.no_import, no_export=s.no_export,
+                            build_args=dict(s.build_args))
 
-    def start_build(self, rebuild: bool = False) -> BuildRun | None:
-        """Start a build of the current project in a thread worker; None if it could not start."""
+    def start_build(self, rebuild: bool = False) -> BuildJob | None:
+        """Build the current project in a thread worker; None (with a notification) if it cannot start.
+        `rebuild` repeats the last build's request when there is one."""
         if self.state.building:
             self.notify("A build is already running (c cancels it).", severity="warning", timeout=4)
             return None
         try:
-            request = self.build_request()
-            from railpack_tui.core.model import BuildModel
+            from railpack_tui.core.runner import BuildRun
 
-            model = BuildModel()
+            last = self.state.current
+            if rebuild and last is not None and last.request is not None and last.handle is not None:
+                request = last.request
+            else:
+                request = self.build_request()
         except Exception as exc:
             self.report_error(exc, "cannot start the build")
             return None
-        run = BuildRun(request=request, model=model, started_at=self.clock())
-        self.state.current = run
-        self.state.runs.append(run)
-        self._cancel_event = threading.Event()
+        job = BuildJob(request=request, started_at=self.clock(), phase="starting",
+                       command_line=self.command_line_text or "")
+        job.handle = BuildRun(request, on_event=lambda event: self._on_run_event(job, event))
+        self.state.current = job
+        self.state.runs.append(job)
         self.action_go("build")
-        self.post_message(messages.BuildStarted(run))
-        self._build_worker(run, self._cancel_event)
-        return run
+        self.state_changed.publish({"current"})
+        self._build_worker(job)
+        return job
+
+    def show_build(self, model: Any, request: Any = None, command_line: str = "") -> BuildJob:
+        """Show a build that did not run here (a replayed stream, a past run) on the Build screen."""
+        finished = bool(getattr(model, "finished", False))
+        job = BuildJob(request=request, model_override=model, command_line=command_line,
+                       outcome=(getattr(model, "status", "success") if finished else "running"))
+        self.state.current = job
+        self.state.runs.append(job)
+        self.state_changed.publish({"current"})
+        self.build_progress.publish((job, None))
+        return job
 
     def cancel_build(self) -> bool:
-        if not self.state.building or self._cancel_event is None:
+        job = self.state.current
+        if job is None or not job.running or job.handle is None:
             self.notify("No build is running.", timeout=3)
             return False
-        self._cancel_event.set()
+        job.cancel_requested = True
+        job.phase = "cancelling"
+        job.handle.cancel()
         self.notify("Cancelling the build...", timeout=3)
+        self.build_progress.publish((job, None))
         return True
 
-    @work(thread=True, exclusive=True, group="build", exit_on_error=False, name="build")
-    def _build_worker(self, run: BuildRun, cancel: threading.Event) -> None:
-        from railpack_tui.core import runner
-
+    def _on_run_event(self, job: BuildJob, event: Any) -> None:
+        """Called by the runner in the worker thread. Progress is applied on the UI thread while the
+        worker waits (call_from_thread), so the model is never read while it is being fed; the
+        runner drains the model's changes at most 20 times a second, so this is the coalescing."""
+        kind = getattr(event, "kind", "")
+        if kind == "output":
+            job.output.append(event.message)
+            del job.output[:-50]
+            return
+        if kind == "phase":
+            job.phase = event.message
+        if kind == "finished":
+            job.result = event.result
+            return
         try:
-            result = runner.run_build(run.request, run.model, cancel=cancel,
-                                      on_progress=lambda: self.post_message(messages.BuildProgress(run)))
-            run.result = result
-            status = getattr(run.model, "status", None) or "success"
-            run.outcome = {"success": "success", "failed": "failed", "cancelled": "cancelled"}.get(status, status)
-            if cancel.is_set() and run.outcome != "success":
-                run.outcome = "cancelled"
-            run.run_id = getattr(result, "run_id", None)
-        except Exception as exc:
-            run.outcome = "cancelled" if cancel.is_set() else "error"
-            if not cancel.is_set():
-                run.error = str(exc)
-                self.post_message(messages.ProblemReported(exc, "build"))
-        finally:
-            run.finished_at = self.clock()
-            self.post_message(messages.BuildFinished(run))
+            self.call_from_thread(self.build_progress.publish, (job, getattr(event, "changes", None)))
+        except Exception:  # the app is closing: nobody to show it to
+            pass
+
+    @work(thread=True, group="build", exit_on_error=False, name="build")
+    def _build_worker(self, job: BuildJob) -> None:
+        try:
+            result = job.handle.run()
+        except Exception as exc:  # the runner turns known problems into result.error; this is the rest
+            job.error = exc
+            result = None
+        job.result = result if result is not None else job.result
+        job.finished_at = self.clock()
+        if result is not None:
+            job.command_line = result.command_line or job.command_line
+            job.error = job.error or result.error
+            job.outcome = "cancelled" if (result.cancelled or job.cancel_requested) else result.status
+            if result.error is not None and result.model is None:
+                job.outcome = "cancelled" if job.cancel_requested else "error"
+        else:
+            job.outcome = "error"
+        self.post_message(messages.BuildFinished(job))
 
     @on(messages.BuildFinished)
     def _on_build_finished(self, message: messages.BuildFinished) -> None:
-        run = message.run
-        severity = {"success": "information", "cancelled": "warning"}.get(run.outcome, "error")
-        self.notify(f"Build {run.outcome}.", severity=severity, timeout=5)
+        job = message.run
+        job.phase = ""
+        if job.error is not None:
+            self.report_error(job.error, "build")
+        else:
+            severity = {"success": "information", "cancelled": "warning"}.get(job.outcome, "error")
+            text = {"success": "Build succeeded.", "cancelled": "Build cancelled.", "failed": "Build failed.",
+                    "incomplete": "The build stream ended early."}.get(job.outcome, f"Build {job.outcome}.")
+            self.notify(text, severity=severity, timeout=5)
+        self.build_progress.publish((job, None))
         self.state_changed.publish({"current"})
+        self.refresh_command_line()
+
+    async def action_quit(self) -> None:
+        job = self.state.current
+        if job is not None and job.running and job.handle is not None:
+            job.cancel_requested = True
+            job.handle.cancel()  # never leave a buildctl behind
+        self.exit()
+
+    # --- the equivalent command line -------------------------------------------------------------
+
+    def refresh_command_line(self) -> None:
+        self._command_line_worker()
+
+    @work(thread=True, group="command-line", exclusive=True, exit_on_error=False, name="command line")
+    def _command_line_worker(self) -> None:
+        try:
+            text = self.build_request().command_line()
+        except Exception as exc:  # shown in place of the command: why there is none
+            text = f"# {getattr(exc, 'message', exc)}"
+        self.call_from_thread(self._set_command_line, text)
+
+    def _set_command_line(self, text: str) -> None:
+        self.command_line_text = text
+        self.build_progress.publish((self.state.current, None))
 
     # --- the command palette offers every action ---------------------------------------------
 

@@ -20,26 +20,9 @@ class RequestCancel(Message):
     """Any screen asks the app to cancel the running build."""
 
 
-class BuildStarted(Message):
-    def __init__(self, run: Any) -> None:
-        super().__init__()
-        self.run = run  # state.BuildRun
-
-
-class BuildProgress(Message):
-    """The running build's model changed. A newer one replaces one still queued, so a flood of
-    events becomes at most one pending redraw (the 30 Hz timer does the rest)."""
-
-    def __init__(self, run: Any) -> None:
-        super().__init__()
-        self.run = run
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BuildProgress) and message.run is self.run
-
-
 class BuildFinished(Message):
-    """The build ended: `run.outcome` says how (success, failed, cancelled, error)."""
+    """The build ended (posted by the build worker): `run.outcome` says how (success, failed,
+    cancelled, incomplete, error). Live progress goes through `app.build_progress` instead."""
 
     def __init__(self, run: Any) -> None:
         super().__init__()

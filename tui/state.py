@@ -103,21 +103,36 @@ class Settings:
 
 
 @dataclass
-class BuildRun:
-    """One build started from the dashboard: its request, its live model, and how it ended."""
+class BuildJob:
+    """One build started from the dashboard: its request, the core runner driving it (which owns
+    the live BuildModel), the phase it is in, and how it ended."""
 
     request: Any  # core.runner.BuildRequest
-    model: Any  # core.model.BuildModel
+    handle: Any = None  # core.runner.BuildRun (None for a replayed/recorded build)
+    model_override: Any = None  # a BuildModel given directly (replays, tests)
+    command_line: str = ""
     started_at: float = 0.0
     finished_at: float | None = None
-    outcome: str = "running"  # running | success | failed | cancelled | error
-    error: str | None = None
-    run_id: str | None = None
-    result: Any = None  # whatever the runner returned
+    outcome: str = "running"  # running | success | failed | cancelled | incomplete | error
+    phase: str = ""  # what railpack-tui is doing before BuildKit reports (checking builder...)
+    error: Any = None  # a core.errors exception that stopped the build before BuildKit ran it
+    result: Any = None  # core.runner.BuildResult
+    output: list[str] = field(default_factory=list)  # non-progress lines from the engine (last ones)
+    cancel_requested: bool = False
 
     @property
     def running(self) -> bool:
         return self.outcome == "running"
+
+    @property
+    def model(self) -> Any:
+        if self.model_override is not None:
+            return self.model_override
+        return getattr(self.handle, "model", None) if self.handle is not None else None
+
+    @property
+    def run_id(self) -> str | None:
+        return getattr(self.result, "run_id", None)
 
 
 @dataclass
@@ -135,8 +150,8 @@ class AppState:
     sandbox: Any = None  # core.sandbox.SandboxInfo | None
     notices: list[str] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
-    current: BuildRun | None = None  # the running build, or the last one
-    runs: list[BuildRun] = field(default_factory=list)  # this session's builds, oldest first
+    current: BuildJob | None = None  # the running build, or the last one
+    runs: list[BuildJob] = field(default_factory=list)  # this session's builds, oldest first
 
     FIELDS = ("project", "builder", "cache_ref", "engine", "cache_mode", "no_import", "no_export", "build_args")
 

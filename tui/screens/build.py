@@ -1,16 +1,303 @@
-"""The Build screen (first cut: the full live view lands next)."""
+"""The Build screen: the current build, live. Steps with their cache state, the hit-ratio meter,
+the cache import/export outcome, where the cache broke, warnings, a cold-build banner, the
+selected step's logs, and the equivalent command line.
+
+Updates arrive through `app.build_progress` (job, changes) on the UI thread while the build
+worker waits, at most ~20 times a second (the runner coalesces the model's changes); a 10 Hz
+tick moves spinners and running times. Nothing here blocks."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from .. import buildview as bv
+from ..widgets.cache_overview import BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel
+from ..widgets.step_logs import StepLogs
+from ..widgets.step_table import StepTable
 
 
 class BuildScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("y", "copy_command", "Copy cmd"),
+        Binding("c", "app.cancel_build", "Cancel"),
+        Binding("r", "app.rebuild", "Rebuild"),
+        Binding("enter", "details", "Details", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job: Any = None
+        self.snapshot = bv.Snapshot()
+        self.follow = True  # select the running step automatically until the user picks one
+
     def compose(self) -> ComposeResult:
         yield Header()
-        s = self.app.state
-        yield Static(f"Project: {s.project}\nBuilder: {s.builder or '(none)'}\nCache ref: {s.cache_ref or '(none)'}",
-                     id="summary")
+        yield ColdBanner(id="cold")
+        with Vertical(id="overview"):
+            yield BuildStatus(id="status")
+            with Horizontal(id="cache-row"):
+                with Vertical(id="meter-col"):
+                    yield HitMeter(id="meter")
+                    yield RootMisses(id="root-misses")
+                yield CachePhases(id="phases")
+            yield Static(id="build-error")
+            yield WarningsPanel(id="warnings")
+        with Horizontal(id="main"):
+            with Vertical(id="steps-pane"):
+                yield Static(id="empty")
+                yield StepTable(id="steps")
+                yield Input(placeholder="filter steps: words in the name, or cached / running / done / error",
+                            id="filter")
+            yield StepLogs(id="logs")
+        yield Static(id="command")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#logs", StepLogs).border_title = "Logs"
+        self.query_one("#steps", StepTable).border_title = "Steps"
+        self.app.build_progress.subscribe(self, self._on_build_progress, immediate=True)
+        self.app.state_changed.subscribe(self, self._on_state_changed)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.set_interval(1 / 10, self._tick)
+        self.job = self.app.state.current
+        self.redraw()
+
+    # --- updates ----------------------------------------------------------------------------
+
+    def _on_build_progress(self, data: tuple[Any, Any]) -> None:
+        job, changes = data
+        if job is not None and job is not self.job:
+            self.job = job
+            self.follow = True
+            self.query_one("#logs", StepLogs).show_step(None)
+        self.redraw(changes)
+
+    def _on_state_changed(self, fields: set[str]) -> None:
+        if not self.app.state.building:
+            self.redraw()
+
+    def _now(self) -> float:
+        return self.app.clock()
+
+    def _tick(self) -> None:
+        if self.job is not None and self.job.running and self.is_attached:
+            self._draw_status()
+            self.query_one("#steps", StepTable).show(self.snapshot.steps, self._now())
+
+    def redraw(self, changes: Any = None) -> None:
+        """Read the model (safe: called on the UI thread while the worker waits) and redraw."""
+        job = self.job
+        model = job.model if job is not None else None
+        self.snapshot = bv.Snapshot.take(model)
+        snap = self.snapshot
+        empty = self.query_one("#empty", Static)
+        table = self.query_one("#steps", StepTable)
+        has_steps = bool(snap.steps)
+        empty.display = not has_steps
+        table.display = has_steps
+        if not has_steps:
+            empty.update(self._empty_text())
+        self._draw_status()
+        self.query_one("#meter", HitMeter).show(model)
+        self.query_one("#root-misses", RootMisses).show(model)
+        s = self.app.state
+        planned: Any = s if job is None else job.request  # a replayed build has no request
+        self.query_one("#phases", CachePhases).show(
+            model,
+            import_enabled=not getattr(planned, "no_import", False),
+            export_enabled=not getattr(planned, "no_export", False),
+            ref=getattr(planned, "cache_ref", None),
+        )
+        self.query_one("#warnings", WarningsPanel).show(model)
+        self._draw_error()
+        self.query_one("#cold", ColdBanner).show(model)
+        table.show(snap.steps, self._now())
+        self._follow_running()
+        self._draw_logs()
+        self._draw_command()
+
+    def _empty_text(self) -> Text:
+        s = self.app.state
+        job = self.job
+        text = Text()
+        if job is not None and job.running:
+            text.append(f"{bv.spinner(self._now())} ", style="bold")
+            text.append(job.phase or "starting the build", style="bold")
+            text.append("\nSteps appear here as BuildKit reports them.", style="dim")
+            return text
+        if job is not None and job.error is not None:
+            text.append("The build did not start: ", style="bold")
+            text.append(getattr(job.error, "message", str(job.error)))
+            fix = getattr(job.error, "fix", None)
+            if fix:
+                text.append(f"\nFix: {fix}")
+            text.append("\n\nb tries again.", style="dim")
+            return text
+        text.append("No build yet.\n\n", style="bold")
+        text.append("b", style="bold reverse")
+        text.append(" builds ")
+        text.append(str(s.project.name if s.project else "the project"), style="bold")
+        text.append(" with the registry cache ")
+        text.append(s.cache_ref or "(none: pick one on Registries, key 3)", style="bold")
+        text.append(f"\nEngine {s.engine} · builder {s.builder or 'from BUILDKIT_HOST or the sandbox'} · "
+                    f"cache mode {s.cache_mode}", style="dim")
+        text.append("\n\nThen every step shows CACHED or why it ran; 2 picks another project, ? shows the keys.",
+                    style="dim")
+        return text
+
+    def _draw_status(self) -> None:
+        job, snap, now = self.job, self.snapshot, self._now()
+        if job is None:
+            status = "idle"
+        elif job.running:
+            status = "running"
+        else:
+            status = job.outcome if job.outcome != "error" else "error"
+        elapsed = None
+        if snap.first_time is not None:
+            end = now if status == "running" and job is not None and job.handle is not None else snap.last_time
+            elapsed = max(0.0, (end or snap.first_time) - snap.first_time)
+        elif job is not None and job.running and job.started_at:
+            elapsed = max(0.0, now - job.started_at)
+        summary = snap.summary or {}
+        total = int(summary.get("steps", len(snap.steps)))
+        finished = total - int(summary.get("pending", 0)) - int(summary.get("running", 0))
+        s = self.app.state
+        request = job.request if job is not None else None
+        parts = [str(s.project.name) if s.project else "", getattr(request, "engine", s.engine)]
+        if job is not None and job.running and job.phase and not snap.steps:
+            parts.append(job.phase)
+        self.query_one("#status", BuildStatus).show(status, elapsed, finished, total, " · ".join(p for p in parts if p), now)
+
+    def _draw_error(self) -> None:
+        """The build's own error (failed to solve: ...), one line; Enter on the step shows it all."""
+        box = self.query_one("#build-error", Static)
+        job, snap = self.job, self.snapshot
+        error = snap.error if job is not None and not job.running else None
+        if not error:
+            box.display = False
+            return
+        failed = [s for s in snap.steps if bv.state_of(s) == "error"]
+        text = Text()
+        text.append("Error ", style="bold")
+        if failed:
+            text.append(f"in {failed[0].name}: ", style="bold")
+        text.append(" ".join(str(error).split()))
+        box.update(text)
+        box.display = True
+
+    def _follow_running(self) -> None:
+        table = self.query_one("#steps", StepTable)
+        if not self.follow or not self.snapshot.steps:
+            return
+        running = [s for s in self.snapshot.steps if bv.state_of(s) == "running"]
+        target = None
+        if running:
+            target = max(running, key=lambda s: bv.ts(s.started) or 0)
+        elif self.job is not None and not self.job.running:
+            errors = [s for s in self.snapshot.steps if bv.state_of(s) == "error"]
+            target = errors[0] if errors else None
+        if target is not None:
+            table.select_key(str(target.id))
+
+    def selected_step(self) -> Any:
+        key = self.query_one("#steps", StepTable).selected_key()
+        for s in self.snapshot.steps:
+            if str(s.id) == key:
+                return s
+        return None
+
+    def _draw_logs(self) -> None:
+        step = self.selected_step()
+        why = ""
+        if step is not None and bv.state_of(step) in ("done", "error"):
+            why = bv.miss_text(getattr(step, "miss", None))
+            why = f"why it ran: {why}" if why else ""
+        self.query_one("#logs", StepLogs).show_step(step, why)
+
+    def _draw_command(self) -> None:
+        job = self.job
+        line = (job.command_line if job is not None and job.command_line else "") or self.app.command_line_text
+        text = Text()
+        text.append("$ ", style="bold")
+        text.append(line or "…", style="")
+        text.append("   y copies", style="dim")
+        self.query_one("#command", Static).update(text)
+
+    # --- events -----------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def _on_row(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one("#steps", StepTable)
+        if table.user_moved:
+            table.user_moved = False
+            self.follow = False
+        self._draw_logs()
+
+    @on(DataTable.RowSelected, "#steps")
+    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    @on(Input.Changed, "#filter")
+    def _on_filter(self, event: Input.Changed) -> None:
+        table = self.query_one("#steps", StepTable)
+        table.filter_text = event.value.strip()
+        table.show(self.snapshot.steps, self._now())
+        self._draw_logs()
+
+    @on(Input.Submitted, "#filter")
+    def _on_filter_done(self) -> None:
+        self.query_one("#steps", StepTable).focus()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_one("#steps", StepTable).focus()
+        elif not self.follow and self.job is not None and self.job.running:
+            self.follow = True
+            self._follow_running()
+
+    def action_details(self) -> None:
+        from .step_details import StepDetailsScreen
+
+        step = self.selected_step()
+        if step is not None:
+            self.app.push_screen(StepDetailsScreen(step, self._now()))
+
+    def action_copy_command(self) -> None:
+        job = self.job
+        line = (job.command_line if job is not None and job.command_line else "") or self.app.command_line_text
+        if not line or line.startswith("#"):
+            self.notify("No command line yet: " + (line.lstrip("# ") or "the build request is incomplete."),
+                        severity="warning", timeout=5)
+            return
+        self.app.copy_to_clipboard(line)
+        self.notify(line, title="Copied to the clipboard", timeout=6)
+
+    def screen_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Filter steps", "Show only the steps matching words (key /)", self.action_filter)
+        yield SystemCommand("Copy command line", "Copy the equivalent command line for CI (key y)",
+                            self.action_copy_command)
+        yield SystemCommand("Step details", "Everything about the selected step (Enter)", self.action_details)

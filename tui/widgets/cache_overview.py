@@ -1,0 +1,198 @@
+"""The Build screen's cache overview: the build's status line, the hit-ratio meter, the cache
+import and export phases with their outcome, where the cache broke (root misses), warnings, and
+the red banner of a cold build whose cache import failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from .. import buildview as bv
+
+STATUS_WORDS = {
+    "running": "RUNNING", "success": "SUCCESS", "failed": "FAILED", "cancelled": "CANCELLED",
+    "incomplete": "INCOMPLETE", "error": "ERROR", "idle": "NO BUILD YET",
+}
+STATUS_COLOURS = {"running": "warning", "success": "success", "failed": "error", "cancelled": "warning",
+                  "incomplete": "warning", "error": "error", "idle": "primary"}
+PHASE_MARKS = {"ok": "✓", "not-found": "○", "running": "●", "pending": "·", "ignored-error": "!"}
+
+
+def _theme_colour(widget: Static, name: str) -> str:
+    theme = widget.app.current_theme
+    return getattr(theme, name, None) or theme.foreground or "white"
+
+
+def summary_counts(model: Any) -> tuple[int, int, int]:
+    """(steps, cached, executed) from the model's summary, or counted from its steps."""
+    summary = None
+    if model is not None and hasattr(model, "summary"):
+        try:
+            summary = model.summary()
+        except Exception:
+            summary = None
+    if isinstance(summary, dict):
+        return int(summary.get("steps", 0)), int(summary.get("cached", 0)), int(summary.get("executed", 0))
+    if summary is not None and hasattr(summary, "steps"):
+        return int(summary.steps), int(summary.cached), int(getattr(summary, "executed", 0))
+    steps = list(getattr(model, "steps", []) or [])
+    states = [bv.state_of(s) for s in steps]
+    return len(steps), states.count("cached"), states.count("done") + states.count("error")
+
+
+class HitMeter(Static):
+    """`Cache hits ██████░░░░ 4/6  67%`: cached steps over all steps so far."""
+
+    DEFAULT_CSS = "HitMeter { height: 1; }"
+
+    def show(self, model: Any) -> None:
+        total, cached, _ = summary_counts(model)
+        width = max(8, min(30, self.size.width - 28)) if self.size.width else 20
+        ratio = cached / total if total else 0.0
+        filled = round(ratio * width)
+        ok = _theme_colour(self, "success")
+        text = Text()
+        text.append("Cache hits ", style="bold")
+        text.append("█" * filled, style=ok)
+        text.append("░" * (width - filled), style="dim")
+        if total:
+            text.append(f" {cached}/{total} steps ", style="bold")
+            text.append(f"{ratio:.0%}", style=f"bold {ok}" if ratio >= 0.5 else "bold")
+        else:
+            text.append(" no steps yet", style="dim")
+        self.update(text)
+
+
+class CachePhases(Static):
+    """One line per cache import and export: outcome mark, words, ref."""
+
+    DEFAULT_CSS = "CachePhases { height: auto; }"
+
+    def show(self, model: Any, import_enabled: bool = True, export_enabled: bool = True, ref: str | None = None) -> None:
+        text = Text()
+        for label, which, enabled in (("Import", "cache_import", import_enabled), ("Export", "cache_export", export_enabled)):
+            if text:
+                text.append("\n")
+            text.append(f"{label} ", style="bold")
+            items = bv.outcomes(model, which)
+            if not items:
+                if not enabled or not ref:
+                    text.append("off", style="dim")
+                else:
+                    text.append("· ", style="dim")
+                    text.append("waiting" if model is not None and getattr(model, "status", "") == "running" else "—",
+                                style="dim")
+                    text.append(f"  {ref}", style="dim")
+                continue
+            for i, o in enumerate(items):
+                if i:
+                    text.append("\n       ")
+                state = bv.outcome_state(o)
+                good = state == "ok"
+                mild = state in ("not-found", "running", "pending", "ignored-error")
+                colour = _theme_colour(self, "success" if good else ("warning" if mild else "error"))
+                text.append(f"{PHASE_MARKS.get(state, '✗')} {bv.OUTCOME_WORDS.get(state, state)}", style=f"bold {colour}")
+                ref_text = getattr(o, "ref", "") or ""
+                if ref_text:
+                    text.append(f"  {ref_text}", style="dim")
+        self.update(text)
+
+
+class RootMisses(Static):
+    """Where the cache broke: executed steps none of whose ancestors executed."""
+
+    DEFAULT_CSS = "RootMisses { height: auto; }"
+
+    def show(self, model: Any) -> None:
+        names: list[str] = []
+        if model is not None and hasattr(model, "root_misses"):
+            try:
+                names = [str(getattr(n, "name", n)) for n in model.root_misses()]
+            except Exception:
+                names = []
+        if not names:
+            self.display = False
+            return
+        self.display = True
+        text = Text()
+        text.append("Cache broke at ", style="bold")
+        text.append(names[0], style=_theme_colour(self, "warning"))
+        if len(names) > 1:
+            text.append(f"  (+{len(names) - 1} more: {', '.join(names[1:3])})", style="dim")
+        self.update(text)
+
+
+class BuildStatus(Static):
+    """`● RUNNING 12.3s · 3/6 steps · cache-demo · buildkit` on one line."""
+
+    DEFAULT_CSS = "BuildStatus { height: 1; }"
+
+    def show(self, status: str, elapsed: float | None, done: int, total: int, context: str, now: float) -> None:
+        colour = _theme_colour(self, STATUS_COLOURS.get(status, "primary"))
+        mark = bv.spinner(now) if status == "running" else "●"
+        text = Text()
+        text.append(f"{mark} {STATUS_WORDS.get(status, status.upper())}", style=f"bold {colour}")
+        if elapsed is not None:
+            text.append(f"  {bv.fmt_duration(elapsed)}")
+        if total:
+            text.append(f" · {done}/{total} steps", style="")
+        if context:
+            text.append(f" · {context}", style="dim")
+        self.update(text)
+
+
+class ColdBanner(Static):
+    """Red, bold, boxed: this build is cold because the cache import failed. Hidden otherwise."""
+
+    def show(self, model: Any) -> None:
+        failure = bv.import_failure(model)
+        if failure is None:
+            self.display = False
+            return
+        outcome, fix = failure
+        state = bv.outcome_state(outcome)
+        reason = bv.OUTCOME_WORDS.get(state, state)
+        detail = bv.short_detail(getattr(outcome, "detail", "") or "")
+        if state == "unauthorized":
+            reason = "401 Unauthorized"
+        text = Text()
+        text.append(" THIS BUILD IS COLD ", style="bold reverse")
+        text.append(f" the cache import failed: {reason}", style="bold")
+        if detail and reason.lower() not in detail.lower()[-40:]:
+            text.append(f" ({detail})")
+        text.append(f"\nEvery step runs from scratch. Fix: {fix}")
+        self.update(text)
+        self.display = True
+
+
+class WarningsPanel(Static):
+    """The build's warnings (BuildKit lint and deprecation notes), a few lines at most."""
+
+    DEFAULT_CSS = "WarningsPanel { height: auto; max-height: 4; }"
+
+    def show(self, model: Any) -> None:
+        items: list[str] = []
+        for w in list(getattr(model, "warnings", None) or []) if model is not None else []:
+            items.append(str(getattr(w, "short", None) or getattr(w, "message", None) or w))
+        for step in list(getattr(model, "steps", None) or []) if model is not None else []:
+            for w in getattr(step, "warnings", None) or []:
+                items.append(f"{getattr(step, 'name', '')}: {getattr(w, 'short', None) or w}")
+        seen: list[str] = []
+        for item in items:
+            if item not in seen:
+                seen.append(item)
+        if not seen:
+            self.display = False
+            return
+        self.display = True
+        colour = _theme_colour(self, "warning")
+        text = Text()
+        text.append(f"⚠ {len(seen)} warning{'s' if len(seen) != 1 else ''}: ", style=f"bold {colour}")
+        text.append(seen[0])
+        for extra in seen[1:3]:
+            text.append(f"\n  {extra}")
+        if len(seen) > 3:
+            text.append(f"\n  … {len(seen) - 3} more (Enter on a step shows its own)", style="dim")
+        self.update(text)

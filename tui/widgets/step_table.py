@@ -1,0 +1,198 @@
+"""The Build screen's table of steps: a state badge (with a spinner while running), time, bytes
+pulled from the registry cache, a timeline bar over the build's wall time, and why an executed
+step missed. Rows are keyed by step id and updated in place, only where a cell changed."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from .. import buildview as bv
+
+FIXED = {"state": 10, "time": 6, "pulled": 7}
+
+
+def matches(step: Any, text: str) -> bool:
+    """The `/` filter: words that all appear in the step's name or its state badge."""
+    if not text:
+        return True
+    hay = f"{getattr(step, 'name', '')} {bv.BADGES[bv.state_of(step)]} {bv.state_of(step)}".lower()
+    return all(word in hay for word in text.lower().split())
+
+
+class StepTable(DataTable):
+    """One row per build step."""
+
+    DEFAULT_CSS = """
+    StepTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.filter_text = ""
+        self._rendered: dict[str, tuple] = {}  # row key -> what its cells showed (text and style)
+        self._order: list[str] = []
+        self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
+        self._colours: dict[str, str] = {}
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _widths(self) -> tuple[int, int, int]:
+        width = max(40, self.size.width - 2)  # leave the vertical scrollbar its room
+        spare = width - sum(FIXED.values()) - 2 * 6
+        why = 0 if width < 110 else min(44, max(24, (width - 110) // 2 + 24))
+        spare -= why
+        timeline = max(8, min(40, spare // 3))
+        name = max(16, spare - timeline)
+        return name, timeline, why
+
+    def _ensure_columns(self) -> bool:
+        """(Re)build the columns when the width class changed; True if the table was reset."""
+        layout = self._widths()
+        if layout == self._layout and self.columns:
+            return False
+        self._layout = layout
+        name, timeline, why = layout
+        self.clear(columns=True)
+        self._rendered.clear()
+        self._order = []
+        self.add_column("State", width=FIXED["state"], key="state")
+        self.add_column("Step", width=name, key="name")
+        self.add_column("Time", width=FIXED["time"], key="time")
+        self.add_column("Pulled", width=FIXED["pulled"], key="pulled")
+        self.add_column("Timeline", width=timeline, key="timeline")
+        if why:
+            self.add_column("Why it ran", width=why, key="why")
+        return True
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._relayout)
+
+    def _relayout(self) -> None:
+        if self._widths() != self._layout and getattr(self, "_last_steps", None) is not None:
+            self.show(*self._last_args)
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def _colour(self, name: str) -> str:
+        theme = self.app.current_theme
+        return getattr(theme, name, None) or theme.foreground or "white"
+
+    def _cells(self, step: Any, wall: tuple[float, float] | None, now: float) -> tuple:
+        name_w, timeline_w, why_w = self._layout or (30, 10, 0)
+        state = bv.state_of(step)
+        colour = self._colour(bv.STATE_COLOURS[state])
+        label = bv.BADGES[state]
+        if state == "running":
+            badge = Text(f"{bv.spinner(now)} {label}", style=f"bold {colour}")
+        elif state in ("error", "cached"):
+            badge = Text(label, style=f"bold {colour}")
+        elif state == "pending":
+            badge = Text(label, style="dim")
+        else:
+            badge = Text(label, style=colour)
+        name = Text(str(getattr(step, "name", "")), no_wrap=True, overflow="ellipsis")
+        if state == "pending":
+            name.stylize("dim")
+        duration = bv.step_duration(step, now)
+        time_cell = Text(bv.fmt_duration(duration) if state != "cached" else "", justify="right")
+        pulled = Text(bv.fmt_bytes(getattr(step, "pulled_bytes", 0)), justify="right")
+        bar = Text(" " * timeline_w)
+        span = bv.bar_span(step, wall, timeline_w, now)
+        if span is not None and state != "cached":
+            start, end = span
+            bar = Text(" " * start + "█" * (end - start) + " " * (timeline_w - end), style=colour)
+        elif span is not None:
+            start, _ = span
+            bar = Text(" " * start + "▏" + " " * (timeline_w - start - 1), style=colour)
+        cells = (badge, name, time_cell, pulled, bar)
+        if why_w:
+            why = bv.miss_text(getattr(step, "miss", None)) if state in ("done", "error", "running") else ""
+            cells += (Text(why, no_wrap=True, overflow="ellipsis", style="italic"),)
+        return cells
+
+    def show(self, steps: list[Any], now: float) -> None:
+        """Bring the rows up to date with `steps` (the model's steps, in build order)."""
+        self._last_steps = steps
+        self._last_args = (steps, now)
+        selected = self.selected_key()
+        reset = self._ensure_columns()
+        visible = [s for s in steps if matches(s, self.filter_text)]
+        keys = [str(getattr(s, "id", None) or getattr(s, "name", i)) for i, s in enumerate(visible)]
+        wall = bv.wall_range(steps, now)
+        if reset or keys[: len(self._order)] != self._order:
+            self.clear()
+            self._rendered.clear()
+            self._order = []
+            if selected in keys:
+                self._pending_select = selected
+        column_keys = [c.key for c in self.ordered_columns]
+        for key, step in zip(keys, visible):
+            cells = self._cells(step, wall, now)
+            sig = tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
+            old = self._rendered.get(key)
+            if old is None:
+                self.add_row(*cells, key=key)
+                self._order.append(key)
+            elif old != sig:
+                for col, new, new_sig, prev_sig in zip(column_keys, cells, sig, old):
+                    if new_sig != prev_sig:
+                        self.update_cell(key, col, new)
+            self._rendered[key] = sig
+        pending = getattr(self, "_pending_select", None)
+        if pending is not None:
+            self._pending_select = None
+            self.select_key(pending)
+
+    # --- selection ----------------------------------------------------------------------
+
+    user_moved = False  # set when the user moved the cursor (the screen then stops following)
+
+    def _user(self, action: str) -> None:
+        self.user_moved = True
+        getattr(super(), action)()
+
+    def action_cursor_up(self) -> None:
+        self._user("action_cursor_up")
+
+    def action_cursor_down(self) -> None:
+        self._user("action_cursor_down")
+
+    def action_page_up(self) -> None:
+        self._user("action_page_up")
+
+    def action_page_down(self) -> None:
+        self._user("action_page_down")
+
+    def action_scroll_home(self) -> None:
+        self._user("action_scroll_home")
+
+    def action_scroll_end(self) -> None:
+        self._user("action_scroll_end")
+
+    async def _on_click(self, event) -> None:
+        self.user_moved = True
+        await super()._on_click(event)
+
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    def select_key(self, key: str) -> bool:
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return False
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=True)
+        return True
+
+    def keys(self) -> Iterable[str]:
+        return list(self._order)
