@@ -695,7 +695,8 @@ class BuildModel:
     def _order(self) -> list[Step]:
         if not self._order_dirty:
             return self._ordered
-        nodes = self._by_id
+        self._order_dirty = False  # before reading: a concurrent change marks it dirty again
+        nodes = dict(self._by_id)  # a snapshot (a reader thread may race the feeding thread)
         children: dict[str, list[str]] = {}
         indeg: dict[str, int] = dict.fromkeys(nodes, 0)
         implied = self._plain_parents() if self.format == "plain" else {}
@@ -723,7 +724,6 @@ class BuildModel:
             seen = {s.id for s in out}
             out.extend(sorted((s for s in nodes.values() if s.id not in seen), key=lambda s: s.seq))
         self._ordered = out
-        self._order_dirty = False
         return out
 
     @property
@@ -744,7 +744,7 @@ class BuildModel:
         return self._by_id.get(vid)
 
     def step_by_name(self, name: str) -> Step | None:
-        for s in self._by_id.values():
+        for s in list(self._by_id.values()):
             if s.name == name:
                 return s
         return None
@@ -822,22 +822,22 @@ class BuildModel:
 
     def summary(self) -> dict:
         counts = dict.fromkeys(STEP_STATES, 0)
-        for st in self._by_id.values():
+        vertexes = list(self._by_id.values())
+        for st in vertexes:
             if st.kind == "step":
-                counts[st.state] += 1
+                counts[st.state] = counts.get(st.state, 0) + 1
         n = sum(counts.values())
         return {
             "steps": n, "cached": counts["cached"], "executed": counts["executed"], "errors": counts["error"],
             "hit_ratio": round(counts["cached"] / n, 3) if n else 0.0,
             "cancelled": counts["cancelled"], "pending": counts["pending"], "running": counts["running"],
-            "pulled_bytes": sum(s.pulled_bytes for s in self._by_id.values() if s.kind == "step"),
+            "pulled_bytes": sum(s.pulled_bytes for s in vertexes if s.kind == "step"),
         }
 
-    def _parents(self) -> dict[str, list[str]]:
+    def parents(self) -> dict[str, list[str]]:
         """Step id -> ids of its nearest ancestor steps, following inputs through bookkeeping
-        vertexes. Plain progress has no inputs: within a Dockerfile stage, step i's parent is
-        step i-1 of the same stage (Dockerfile semantics, not position); across stages unknown."""
-        nodes = self._by_id
+        vertexes. Plain progress has no inputs: see `_plain_parents`."""
+        nodes = dict(self._by_id)
         if self.format == "plain":
             return self._plain_parents()
         out: dict[str, list[str]] = {}
@@ -862,11 +862,13 @@ class BuildModel:
             out[s.id] = found
         return out
 
+    _parents = parents  # the name explanations first used
+
     def _plain_parents(self) -> dict[str, list[str]]:
         """Plain progress carries no inputs. Implied by Dockerfile semantics (not by position):
         step i of a stage builds on step i-1 of the same stage, and `COPY --from=S` reads the last
         step of stage S. The parent stage of a stage's first step is unknown."""
-        nodes = self._by_id
+        nodes = dict(self._by_id)
         by_pos: dict[tuple, Step] = {}
         last_of_stage: dict[tuple, Step] = {}
         for s in nodes.values():
@@ -892,7 +894,8 @@ class BuildModel:
 
     def root_misses(self) -> list[str]:
         """Names of executed steps none of whose ancestor steps executed (where the cache broke)."""
-        parents = self._parents()
+        parents = self.parents()
+        nodes = dict(self._by_id)
         memo: dict[str, bool] = {}
 
         def executed_ancestor(vid: str) -> bool:
@@ -905,7 +908,7 @@ class BuildModel:
                 if p in seen:
                     continue
                 seen.add(p)
-                if memo.get(p) or self._by_id[p].state == "executed":
+                if memo.get(p) or (p in nodes and nodes[p].state == "executed"):
                     hit = True
                     break
                 stack.extend(parents.get(p, ()))
