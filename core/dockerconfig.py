@@ -26,13 +26,22 @@ def _auth_entry(cred: Credential) -> dict:
     return {"auth": token}
 
 
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+
+
+def config_key(host: str) -> str:
+    """The `auths` key BuildKit and the Docker CLI look up: Docker Hub has its historical URL
+    (BuildKit maps registry-1.docker.io to it), every other registry its host[:port]."""
+    return DOCKER_HUB_KEY if host in ("docker.io", "index.docker.io", "registry-1.docker.io") else host
+
+
 def write(creds: Iterable[Credential]) -> Path:
     """Create the directory and config; the caller must `remove` it."""
     d = Path(tempfile.mkdtemp(prefix="railpack-tui-docker-"))
     os.chmod(d, 0o700)
     with _lock:
         _live.add(d)
-    data = {"auths": {c.host: _auth_entry(c) for c in creds}}
+    data = {"auths": {config_key(c.host): _auth_entry(c) for c in creds}}
     fd = os.open(d / "config.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)

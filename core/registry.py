@@ -18,6 +18,7 @@ import concurrent.futures
 import json
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -89,10 +90,11 @@ class RegistryTestResult:
     scheme: str | None = None
     auth_scheme: str | None = None
     username: str | None = None
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok or c.skipped for c in self.checks)
+        return bool(self.checks) and not self.cancelled and all(c.ok or c.skipped for c in self.checks)
 
     @property
     def failed(self) -> Check | None:
@@ -102,13 +104,16 @@ class RegistryTestResult:
     def error(self) -> dict | None:
         f = self.failed
         if f is None:
+            if self.cancelled:
+                return {"kind": "error", "message": "the checks were cancelled", "fix": "run them again"}
             return None
         return {"kind": f.kind or "error", "message": f"{f.name}: {f.detail}", "fix": f.fix}
 
     def to_json(self) -> dict:
         return {"ref": self.ref, "registry": self.registry, "repository": self.repository, "tag": self.tag,
                 "ok": self.ok, "checks": [c.to_json() for c in self.checks], "cache": self.cache.to_json(),
-                "scheme": self.scheme, "auth": self.auth_scheme, "username": self.username, "error": self.error}
+                "scheme": self.scheme, "auth": self.auth_scheme, "username": self.username, "cancelled": self.cancelled,
+                "error": self.error}
 
 
 class _Fail(Exception):
@@ -287,9 +292,10 @@ def cache_config_descriptor(manifest: dict) -> dict | None:
 
 class _Run:
     def __init__(self, ref: refs.Reference, credential: Credential | None, insecure: bool, ca_cert: str | None,
-                 timeout: float, on_check: Callable[[Check], None] | None, push: bool) -> None:
+                 timeout: float, on_check: Callable[[Check], None] | None, push: bool,
+                 cancel: threading.Event | None = None) -> None:
         self.ref, self.cred, self.insecure, self.ca_cert = ref, credential, insecure, ca_cert
-        self.timeout, self.on_check, self.do_push = timeout, on_check, push
+        self.timeout, self.on_check, self.do_push, self.cancel = timeout, on_check, push, cancel
         self.host = refs.split_registry(ref.api_registry)[0]
         self.port = refs.split_registry(ref.api_registry)[1]
         self.result = RegistryTestResult(ref=str(ref), registry=ref.registry, repository=ref.repository, tag=ref.tag,
@@ -345,8 +351,8 @@ class _Run:
         self._emit(check)
         return check.ok
 
-    def _skip_rest(self, after: str, why: str) -> None:
-        for name in CHECKS[CHECKS.index(after) + 1:]:
+    def _skip_rest(self, after: str | None, why: str) -> None:
+        for name in CHECKS[CHECKS.index(after) + 1 if after else 0:]:
             self._emit(Check(name, ok=False, skipped=True, detail=f"skipped: {why}"))
 
     @property
@@ -504,8 +510,9 @@ class _Run:
     def _denied(self, resp: httpx.Response, what: str) -> _Fail:
         errs = _registry_errors(resp)
         suffix = f" ({errs})" if errs else ""
-        if resp.status_code == 401 and not self.authenticated:
-            return _Fail("unauthorized", f"{what}: HTTP 401{suffix}", "log in with `registry login` or pass --username with --password-stdin")
+        if resp.status_code == 401 and (not self.authenticated or self.cred is None):
+            return _Fail("unauthorized", f"{what}: HTTP 401{suffix}",
+                         f"log in with `railpack-tui registry login {self.ref.registry} --username U --password-stdin`, or pass --username with --password-stdin")
         who = self.cred.username if self.cred else "anonymous"
         return _Fail("forbidden", f"{what}: HTTP {resp.status_code} for {who} on {self.ref.repository}{suffix}",
                      f"grant {who} {'push' if 'push' in what or 'upload' in what else 'pull'} access to {self.ref.repository}, or use a repository you own")
@@ -581,17 +588,20 @@ class _Run:
         try:
             steps = [("resolve", self.resolve), ("connect", self.connect), ("tls", self.tls), ("ping", self.ping),
                      ("auth", self.auth), ("pull", self.pull)]
+            steps += [("push", self.push if self.do_push else None), ("cache", self.cache)]
             for name, fn in steps:
-                if not self._run(name, fn):
+                if self.cancel is not None and self.cancel.is_set():
+                    self.result.cancelled = True
+                    self._skip_rest(CHECKS[CHECKS.index(name) - 1] if name != CHECKS[0] else None, "cancelled")
+                    return self.result
+                if fn is None:
+                    self._emit(Check(name, ok=False, skipped=True, detail="skipped: not asked to test push"))
+                    continue
+                if not self._run(name, fn) and name not in ("push", "cache"):
                     self._skip_rest(name, f"the {name} check failed")
                     return self.result
                 if name == "tls":
                     self.result.scheme = self.scheme
-            if self.do_push:
-                self._run("push", self.push)
-            else:
-                self._emit(Check("push", ok=False, skipped=True, detail="skipped: not asked to test push"))
-            self._run("cache", self.cache)
             return self.result
         finally:
             if self.client is not None:
@@ -600,16 +610,19 @@ class _Run:
 
 def run_checks(ref: str | refs.Reference, credential: Credential | None = None, *, insecure: bool = False,
                ca_cert: str | Path | None = None, timeout: float = 5.0,
-               on_check: Callable[[Check], None] | None = None, push: bool = True) -> RegistryTestResult:
+               on_check: Callable[[Check], None] | None = None, push: bool = True,
+               cancel: threading.Event | None = None) -> RegistryTestResult:
     """Run every check against `ref` (a cache ref: a tag is needed). `on_check(check)` is called as
-    each check completes, in contract order; skipped checks are reported too. Raises `BadInput`
-    (kind invalid-ref) for a bad reference or CA file; network problems become failed checks."""
+    each check completes, in contract order, from the calling thread; skipped checks are reported
+    too. Setting `cancel` stops before the next check (the rest are reported skipped, `cancelled`).
+    Raises `BadInput` (kind invalid-ref) for a bad reference, CA file or timeout; network problems
+    become failed checks."""
     parsed = ref if isinstance(ref, refs.Reference) else refs.parse_cache_ref(ref)
     if ca_cert is not None and not Path(ca_cert).is_file():
         raise BadInput(f"The CA file {ca_cert} does not exist.", fix="pass a PEM file of CA certificates to --ca-cert")
     if not timeout or timeout <= 0:
         raise BadInput(f"The timeout must be a positive number of seconds, not {timeout}.", fix="pass e.g. --timeout 5")
-    return _Run(parsed, credential, insecure, str(ca_cert) if ca_cert else None, float(timeout), on_check, push).run()
+    return _Run(parsed, credential, insecure, str(ca_cert) if ca_cert else None, float(timeout), on_check, push, cancel).run()
 
 
 def inspect_cache(ref: str | refs.Reference, credential: Credential | None = None, **kw) -> CacheInfo:

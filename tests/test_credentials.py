@@ -226,3 +226,16 @@ def test_a_missing_credential_helper_says_what_to_install(memory, config_dir, tm
     with pytest.raises(credentials.EnvironmentProblem) as e:
         credentials.from_docker_config("reg.io")
     assert "docker-credential-nosuchhelper" in str(e.value)
+
+
+def test_temporary_docker_config_uses_the_keys_buildkit_looks_up(tmp_path):
+    from railpack_tui.core import dockerconfig
+
+    creds = [Credential("docker.io", "hubuser", SECRET), Credential("127.0.0.1:5000", "local", "pw2")]
+    with dockerconfig.temporary(creds) as d:
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700
+        f = d / "config.json"
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        auths = json.loads(f.read_text())["auths"]
+        assert set(auths) == {"https://index.docker.io/v1/", "127.0.0.1:5000"}
+    assert not d.exists()

@@ -243,3 +243,26 @@ def test_cli_text_output_shows_every_check(sandbox, sandbox_credential, unique_r
     for name in registry.CHECKS:
         assert f" {name} " in out
     assert "all checks passed" in out and "none yet" in out
+
+
+def test_cancel_stops_before_the_next_check(sandbox, sandbox_credential, unique_ref):
+    cancel = threading.Event()
+    seen = []
+
+    def on_check(check):
+        seen.append(check.name)
+        if check.name == "ping":
+            cancel.set()
+
+    result = registry.run_checks(unique_ref, sandbox_credential, on_check=on_check, cancel=cancel)
+    assert result.cancelled and not result.ok and result.error["message"] == "the checks were cancelled"
+    assert [c.name for c in result.checks] == list(registry.CHECKS)
+    assert all(c.skipped and c.detail == "skipped: cancelled" for c in result.checks[4:])
+    assert all(c.ok for c in result.checks[:4])
+
+
+def test_a_broken_on_check_callback_does_not_break_the_checks(sandbox, sandbox_credential, unique_ref):
+    def on_check(check):
+        raise RuntimeError("a buggy widget")
+
+    assert registry.run_checks(unique_ref, sandbox_credential, on_check=on_check).ok
