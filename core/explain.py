@@ -2,11 +2,12 @@
 
 For each executed step: if the build asked for no cache -> `no-cache`. If an ancestor step executed
 -> `parent-missed`, pointing at the root miss it descends from. Otherwise (a root miss) compare with
-the newest earlier build of the same project where the step was cached, matched by NAME (vertex
+the newest earlier build of the same project after which the step was in the cache (it was cached,
+or it executed and its result was stored), matched by NAME (vertex
 digests change every build after a context COPY) and, because a RUN's name carries its (expanded)
 command, also by stage + index:
 
-- `first-build`: no earlier build of this project had the step cached;
+- `first-build`: no earlier build of this project ran or cached the step;
 - `base-image-changed`: the FROM step resolved to another digest;
 - `command-changed`: the instruction text differs (a unified diff in `diff`), or an ENV line before
   it in the stage changed;
@@ -123,12 +124,13 @@ def _root_of(step, steps, parents: dict, roots: set) -> str | None:
 # ------------------------------------------------------------------ root misses
 
 def _find_previous(ctx: _Ctx, step):
-    """(run, its step record, how matched) for the newest earlier build where this step was cached."""
+    """(run, its step record, how matched) for the newest earlier build after which this step was in
+    the cache (cached, or executed: its result was stored), by name, else by stage + index."""
     h = ctx.history
     by_name = h.previous_with_cached_step(ctx.project, step.name, ctx.run_id) if ctx.project else None
     by_pos = None
     if step.index is not None and ctx.project:
-        by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id, state="cached")
+        by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id)
     if by_name and (not by_pos or by_name.id >= by_pos.id):
         return by_name, by_name.step(step.name), "name"
     if by_pos:
@@ -148,7 +150,7 @@ def _explain_root(ctx: _Ctx, step) -> dict:
         earlier = ctx.history.previous_runs(ctx.project, ctx.run_id, limit=1) if ctx.project else []
         if not earlier:
             return _miss("first-build", "the first recorded build of this project: nothing to compare with")
-        return _miss("first-build", "no earlier build of this project had this step cached: nothing to compare with",
+        return _miss("first-build", "no earlier build of this project ran this step: nothing to compare with",
                      compared_run=earlier[0].id)
     prev_ctx = prev.context() or {}
     prev_df = _parse(prev_ctx.get("dockerfile_text"))

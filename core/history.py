@@ -77,6 +77,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+IN_CACHE = ("cached", "executed")  # step states after which its result is in the builder's cache
 
 
 @dataclass
@@ -265,25 +266,29 @@ class History:
                 (_norm(project_path), int(before_run_id) if before_run_id is not None else 2 ** 62, int(limit))).fetchall()
             return [self._run(r, True) for r in rows]
 
-    def previous_with_cached_step(self, project_path, step_name: str, before_run_id: int | None = None) -> Run | None:
-        """The newest earlier run of the project where a step of this name was cached."""
+    def previous_with_cached_step(self, project_path, step_name: str, before_run_id: int | None = None,
+                                  states: tuple[str, ...] = IN_CACHE) -> Run | None:
+        """The newest earlier run of the project after which a step of this name was in the cache:
+        it was cached, or it executed (and its result was stored). `states=("cached",)` for strictly
+        cached."""
         with self._lock:
+            marks = ",".join("?" * len(states))
             r = self.conn.execute(
                 "SELECT runs.* FROM runs JOIN steps ON steps.run_id = runs.id WHERE runs.project = ? AND runs.id < ?"
-                " AND steps.name = ? AND steps.state = 'cached' ORDER BY runs.id DESC LIMIT 1",
-                (_norm(project_path), int(before_run_id) if before_run_id is not None else 2 ** 62, step_name)).fetchone()
+                f" AND steps.name = ? AND steps.state IN ({marks}) ORDER BY runs.id DESC LIMIT 1",
+                (_norm(project_path), int(before_run_id) if before_run_id is not None else 2 ** 62, step_name, *states)).fetchone()
             return self._run(r, True) if r else None
 
     def previous_with_step_at(self, project_path, stage: str | None, index: int, before_run_id: int | None = None,
-                              state: str | None = "cached") -> Run | None:
-        """The newest earlier run with a step at this (stage, index), in this state."""
+                              states: tuple[str, ...] | None = IN_CACHE) -> Run | None:
+        """The newest earlier run with a step at this (stage, index), in one of these states (None: any)."""
         with self._lock:
             q = ("SELECT runs.* FROM runs JOIN steps ON steps.run_id = runs.id WHERE runs.project = ? AND runs.id < ?"
                  " AND IFNULL(steps.stage, '') = ? AND steps.idx = ?")
             args: list = [_norm(project_path), int(before_run_id) if before_run_id is not None else 2 ** 62, stage or "", int(index)]
-            if state:
-                q += " AND steps.state = ?"
-                args.append(state)
+            if states:
+                q += f" AND steps.state IN ({','.join('?' * len(states))})"
+                args += list(states)
             r = self.conn.execute(q + " ORDER BY runs.id DESC LIMIT 1", args).fetchone()
             return self._run(r, True) if r else None
 

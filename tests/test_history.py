@@ -51,8 +51,10 @@ def test_record_and_read_back(tmp_path):
     assert ctx["dockerfile_text"].startswith("FROM scratch")
     assert [r.id for r in h.runs(p.path)] == [second, first]
     assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt").id == second
-    assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt", before_run_id=second) is None
-    assert h.previous_with_step_at(p.path, "", 2, state="executed").id == second
+    assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt", before_run_id=second).id == first  # executed
+    assert h.previous_with_cached_step(p.path, "[1/2] COPY a.txt /a.txt", second, states=("cached",)) is None
+    assert h.previous_with_step_at(p.path, "", 2, states=("executed",)).id == second
+    assert h.previous_with_step_at(p.path, "", 2, states=("cached",)) is None
     h.set_misses(second, {"[2/2] RUN cat /a.txt": {"kind": "first-build", "detail": "d", "files": []}})
     assert h.get(second).steps[1].miss["kind"] == "first-build"
 
