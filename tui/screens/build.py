@@ -55,12 +55,14 @@ class BuildScreen(Screen):
             yield Static(id="build-error")
             yield WarningsPanel(id="warnings")
         with Horizontal(id="main"):
-            with Vertical(id="steps-pane"):
-                yield Static(id="empty")
-                yield StepTable(id="steps")
-                yield Input(placeholder="filter steps: words in the name, or cached / running / done / error",
-                            id="filter")
-            yield StepLogs(id="logs")
+            with Vertical(id="left"):
+                with Vertical(id="steps-pane"):
+                    yield Static(id="empty")
+                    yield StepTable(id="steps")
+                    yield Input(placeholder="filter steps: words in the name, or cached / running / done / error",
+                                id="filter")
+                yield StepLogs(id="logs")
+            yield Static(id="sidebar")
         yield Static(id="command")
         yield Footer()
 
@@ -68,6 +70,7 @@ class BuildScreen(Screen):
         self.query_one("#filter", Input).display = False
         self.query_one("#logs", StepLogs).border_title = "Logs"
         self.query_one("#steps", StepTable).border_title = "Steps"
+        self.query_one("#sidebar", Static).border_title = "Step"
         self.app.build_progress.subscribe(self, self._on_build_progress, immediate=True)
         self.app.state_changed.subscribe(self, self._on_state_changed)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
@@ -108,6 +111,7 @@ class BuildScreen(Screen):
         has_steps = bool(snap.steps)
         empty.display = not has_steps
         table.display = has_steps
+        self.query_one("#logs", StepLogs).display = job is not None
         if not has_steps:
             empty.update(self._empty_text())
         self._draw_status()
@@ -227,6 +231,12 @@ class BuildScreen(Screen):
             why = bv.miss_text(getattr(step, "miss", None))
             why = f"why it ran: {why}" if why else ""
         self.query_one("#logs", StepLogs).show_step(step, why)
+        sidebar = self.query_one("#sidebar", Static)
+        if self.has_class("-wide"):
+            from .step_details import describe
+
+            sidebar.update(describe(step, self._now()) if step is not None else Text("Select a step to see why it ran.",
+                                                                                      style="dim"))
 
     def _draw_command(self) -> None:
         job = self.job

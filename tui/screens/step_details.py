@@ -23,8 +23,8 @@ def describe(step: Any, now: float) -> Text:
     rows = [
         ("Stage", " ".join(str(x) for x in (getattr(step, "stage", None) or "",
                                               f"{step.index}/{step.total}" if getattr(step, "index", None) else "") if x)),
-        ("Time", bv.fmt_duration(bv.step_duration(step, now))),
-        ("Pulled", bv.fmt_bytes(getattr(step, "pulled_bytes", 0)) or "nothing from the registry cache"),
+        ("Time", bv.fmt_duration(bv.step_duration(step, now)) if state != "cached" else ""),
+        ("Pulled", bv.fmt_bytes(getattr(step, "pulled_bytes", 0))),
         ("Why it ran", bv.miss_text(getattr(step, "miss", None)) if state not in ("cached", "pending") else ""),
         ("Error", bv.short_detail(getattr(step, "error", None) or "", 400)),
         ("Vertex", str(getattr(step, "id", "") or "")),

@@ -81,9 +81,8 @@ class CachePhases(Static):
                 if not enabled or not ref:
                     text.append("off", style="dim")
                 else:
-                    text.append("· ", style="dim")
-                    text.append("waiting" if model is not None and getattr(model, "status", "") == "running" else "—",
-                                style="dim")
+                    running = model is not None and getattr(model, "status", "") == "running"
+                    text.append("· waiting" if running else "on", style="dim")
                     text.append(f"  {ref}", style="dim")
                 continue
             for i, o in enumerate(items):
@@ -144,12 +143,19 @@ class BuildStatus(Static):
 
 
 class ColdBanner(Static):
-    """Red, bold, boxed: this build is cold because the cache import failed. Hidden otherwise."""
+    """Red, bold, boxed: this build is cold because the cache import failed. A quiet line instead
+    for the normal first build into an empty ref. Hidden otherwise."""
 
     def show(self, model: Any) -> None:
         failure = bv.import_failure(model)
+        self.set_class(failure is None, "-first-build")
         if failure is None:
-            self.display = False
+            if bv.first_build(model):
+                self.update(Text.assemble(("First build for this cache ref", "bold"),
+                                          ": the ref is empty, so every step runs; the export fills it for next time."))
+                self.display = True
+            else:
+                self.display = False
             return
         outcome, fix = failure
         state = bv.outcome_state(outcome)
