@@ -108,3 +108,15 @@ def test_base_image_digests_from_from_steps():
                                        "started": "2026-12-03T10:00:00Z", "completed": "2026-12-03T10:00:01Z"}]})]
     m = model.load(lines, returncode=0)
     assert history.base_image_digests(m) == {"base": "docker.io/library/alpine:3.20@sha256:" + "f" * 64}
+
+
+def test_history_command_with_no_builds_and_a_missing_path(tmp_path, capsys):
+    from railpack_tui.core import cli
+
+    assert cli.main(["history", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] and data["runs"] == [] and data["project"] == str(tmp_path.resolve())
+    assert cli.main(["history", str(tmp_path)]) == 0
+    assert "no builds recorded" in capsys.readouterr().out
+    assert cli.main(["history", str(tmp_path / "missing"), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "bad-input"
