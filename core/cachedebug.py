@@ -117,15 +117,14 @@ def _env_diff(a: list[str], b: list[str]) -> list[str]:
 def confirm(ctx, executed) -> None:
     """Add `cache_debug` evidence to root-miss explanations of `executed` steps."""
     addr = debug_addr(ctx.info)
-    if not addr or ctx.df is None:
+    wanted = [s for s in executed if s.miss and s.miss["kind"] not in ("parent-missed", "no-cache", "first-build")]
+    if not addr or ctx.df is None or not wanted:
         return
     records = fetch_all(addr)
     execs = exec_records(records)
     lists = file_lists(records)
-    for step in executed:
+    for step in wanted:
         m = step.miss
-        if not m or m["kind"] in ("parent-missed", "no-cache", "first-build"):
-            continue
         spec = ctx.df.step_at(step.stage or "", step.index) if step.index is not None else None
         ins = spec.instruction if spec else None
         if ins is None:
@@ -134,7 +133,7 @@ def confirm(ctx, executed) -> None:
         if ins.cmd == "RUN":
             evidence = _confirm_run(m, ins, execs)
         elif ins.cmd in ("COPY", "ADD") and m["kind"] == "files-changed":
-            evidence = _confirm_files(m, ins, lists)
+            evidence = _confirm_files(m, ins, lists, set(ctx.snapshot.files) if ctx.snapshot else set())
         if evidence is not None:
             evidence["source"] = f"http://{addr}/debug/cache/all"
             m["cache_debug"] = evidence
@@ -170,18 +169,33 @@ def _confirm_run(miss: dict, ins, execs: list[dict]) -> dict | None:
     return None
 
 
-def _confirm_files(miss: dict, ins, lists: list[dict[str, str]]) -> dict | None:
-    sources = [s.strip("/").rstrip("/") for s in ins.sources]
-    found = []
-    for path in miss.get("modified") or []:
-        for src in sources:
-            if src in ("", ".") or path.startswith(src + "/"):
-                rel = path if src in ("", ".") else path[len(src) + 1:]
-                sums = {fl[rel] for fl in lists if rel in fl}
-                if len(sums) >= 2:
-                    found.append(f"{path}: {len(sums)} different content checksums")
-    if found:
-        return {"confirmed": True, "evidence": "BuildKit's file lists for the copied directory hold different content "
-                "checksums for " + "; ".join(found[:5])}
-    return {"confirmed": False, "evidence": "no file list in the debug database shows the change (single-file sources are "
-            "hashed without a file list)"}
+def _confirm_files(miss: dict, ins, lists: list[dict[str, str]], current: set[str]) -> dict | None:
+    """Find two file lists of the copied directory (one with the files it had before, one with
+    the files it has now) that agree on every unchanged file and differ exactly in the changed ones."""
+    added, removed, modified = (set(miss.get(k) or []) for k in ("added", "removed", "modified"))
+    for src in (s.strip("/") for s in ins.sources):
+        prefix = "" if src in ("", ".") else src + "/"
+        if any(c in src for c in "*?["):
+            continue
+        def rel(paths):
+            return {p[len(prefix):] for p in paths if p.startswith(prefix)}
+        new_set = rel(current)
+        if not new_set:
+            continue
+        old_set = (new_set - rel(added)) | rel(removed)
+        changed = rel(modified)
+        if not (changed or rel(added) or rel(removed)):
+            continue
+        universe = old_set | new_set
+        views = [{k: v for k, v in fl.items() if k in universe} for fl in lists[-500:]]
+        olds = [v for v in views if set(v) == old_set]
+        news = [v for v in views if set(v) == new_set]
+        for o in olds:
+            for n in news:
+                if all(o[k] == n[k] for k in old_set & new_set if k not in changed) and all(o[k] != n[k] for k in changed):
+                    what = [f"{prefix}{k} ({o[k][7:19]}… -> {n[k][7:19]}…)" for k in sorted(changed)]
+                    what += [f"{prefix}{k} added" for k in sorted(rel(added))] + [f"{prefix}{k} removed" for k in sorted(rel(removed))]
+                    return {"confirmed": True, "evidence": f"BuildKit's content checksums for {prefix or './'} (the file list in "
+                            "its cache keys) differ exactly in: " + ", ".join(what)}
+    return {"confirmed": False, "evidence": "no pair of file lists in the debug database shows exactly this change "
+            "(single files are hashed without a file list)"}

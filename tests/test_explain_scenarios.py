@@ -89,6 +89,7 @@ def test_files_changed_lists_the_file_and_descendants_point_at_it(sandbox, proj)
     assert m["files"] == ["src/a.txt"] and m["modified"] == ["src/a.txt"] and m["added"] == m["removed"] == []
     assert "src/a.txt" in m["detail"]
     assert m["cache_debug"]["confirmed"] is True, m["cache_debug"]
+    assert "differ exactly in: src/a.txt" in m["cache_debug"]["evidence"]
     assert misses[RUN_CAT]["kind"] == "parent-missed" and misses[RUN_CAT]["root"] == COPY_SRC
     assert set(misses) == {COPY_SRC, RUN_CAT, "[app 4/4] RUN echo \"plain\" > flavor.txt"}
 
@@ -100,6 +101,8 @@ def test_added_and_removed_files(sandbox, proj):
     m = executed(build(sandbox, proj))[COPY_SRC]
     assert m["kind"] == "files-changed"
     assert (m["added"], m["removed"], m["modified"]) == (["src/new.txt"], ["src/a.txt"], [])
+    assert m["cache_debug"]["confirmed"] is True, m["cache_debug"]
+    assert "src/new.txt added" in m["cache_debug"]["evidence"] and "src/a.txt removed" in m["cache_debug"]["evidence"]
 
 
 def test_command_changed_gives_a_diff(sandbox, proj):
@@ -140,6 +143,25 @@ def test_cache_unavailable_after_prune_without_registry_cache(sandbox, proj):
     assert root["kind"] == "cache-unavailable" and root["reason"] == "evicted"
     assert "no registry cache is configured" in root["detail"]
     assert misses[COPY_SRC]["kind"] == "parent-missed"
+
+
+def test_cache_unavailable_names_an_empty_ref(sandbox, sandbox_credential, proj, unique_ref):
+    build(sandbox, proj)
+    prune(sandbox)
+    misses = executed(build(sandbox, proj, cache_ref=unique_ref))  # nothing was ever exported there
+    root = misses["[base 1/2] COPY busybox /bin/busybox"]
+    assert root["kind"] == "cache-unavailable" and root["reason"] == "ref-empty", root
+    assert unique_ref in root["detail"] and "empty" in root["detail"]
+
+
+def test_cache_unavailable_names_a_failed_import(sandbox, proj):
+    build(sandbox, proj)
+    prune(sandbox)
+    ref = "127.0.0.1:9/nothing/listens:here"  # the discard port: connection refused
+    misses = executed(build(sandbox, proj, cache_ref=ref, no_export=True))
+    root = misses["[base 1/2] COPY busybox /bin/busybox"]
+    assert root["kind"] == "cache-unavailable" and root["reason"] == "import-failed", root
+    assert "unreachable" in root["detail"] and ref in root["detail"]
 
 
 MIN_DOCKERFILE = """\
