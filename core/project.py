@@ -54,9 +54,15 @@ class Project:
         return d
 
 
-def detect(path) -> Project:
-    """A Dockerfile project (context = the directory), else a Railpack app, else BadInput."""
+def detect(path, dockerfile: str | None = None) -> Project:
+    """A Dockerfile project (context = the directory), else a Railpack app, else BadInput.
+    `dockerfile`: another Dockerfile name, relative to the directory (BuildRequest.dockerfile)."""
     p = Path(path).expanduser()
+    if dockerfile:
+        df = (p / dockerfile).resolve()
+        if not df.is_file():
+            raise BadInput(f"no {dockerfile} in {p}.", fix="pass the Dockerfile's name relative to the project directory")
+        return _dockerfile_project(p.resolve(), df)
     if not p.exists():
         raise BadInput(f"{p} does not exist.", fix="pass the directory of a project to build")
     if p.is_file():

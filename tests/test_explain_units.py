@@ -1,0 +1,61 @@
+"""Pieces of the miss explanations that need no builder: which files a COPY source covers, what
+changed between two manifests, and reading a real `/debug/cache/all` answer (recorded from the
+sandbox's buildkitd v0.32.2 after building the bundled example)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from railpack_tui.core import cachedebug, explain, project
+
+RECORDED = Path(__file__).parent / "fixtures" / "cachedebug" / "all-after-example-build.json"
+
+
+@pytest.mark.parametrize("src, path, covered", [
+    (".", "anything/at/all", True),
+    ("./", "a", True),
+    ("src/", "src/a.txt", True),
+    ("src", "src/deep/a.txt", True),
+    ("src", "srcx/a.txt", False),
+    ("/requirements.txt", "requirements.txt", True),
+    ("*.txt", "a.txt", True),
+    ("*.txt", "sub/a.txt", False),
+    ("src/*.py", "src/a.py", True),
+    ("src/*", "src/pkg/mod.py", True),      # a matching directory brings everything under it
+])
+def test_source_matches(src, path, covered):
+    assert explain._source_matches(src, path) is covered
+
+
+def test_changed_files_added_removed_modified_and_mode():
+    old = {"src/a": {"sha256": "1", "mode": 0o100644}, "src/b": {"sha256": "2", "mode": 0o100644},
+           "src/c": {"sha256": "3", "mode": 0o100644}, "other": {"sha256": "9", "mode": 0o100644}}
+    new = {"src/a": {"sha256": "1", "mode": 0o100755}, "src/b": {"sha256": "22", "mode": 0o100644},
+           "src/d": {"sha256": "4", "mode": 0o100644}, "other": {"sha256": "99", "mode": 0o100644}}
+    added, removed, modified = explain._changed_files(["src/"], old, new)
+    assert (added, removed, modified) == (["src/d"], ["src/c"], ["src/a", "src/b"])
+
+
+def test_recorded_debug_database_parses():
+    records = json.loads(RECORDED.read_text())
+    execs = cachedebug.exec_records(records)
+    by_cmd = {e["args"][-1][:22]: e for e in execs}
+    build = by_cmd['echo "building $APP_VE']
+    assert "APP_VERSION=1.0.0" in build["env"] and build["cwd"] == "/app"  # the cache key holds the ARG as env
+    assert ["/bin/busybox", "--install", "-s", "/bin"] in [e["args"] for e in execs]
+    lists = cachedebug.file_lists(records)
+    src = next(fl for fl in lists if "main.txt" in fl)
+    assert set(src) == {"", "main.txt", "util.txt"} and all(v.startswith("sha256:") for v in src.values())
+
+
+def test_confirm_run_reads_env_differences():
+    df = project.dockerfile_mod.parse('FROM scratch\nARG V=1\nRUN echo "$V"\n')
+    ins = df.stages[0].instructions[1]
+    execs = [{"args": ["/bin/sh", "-c", 'echo "$V"'], "env": ["PATH=/bin", f"V={v}"], "cwd": "/"} for v in ("1", "2")]
+    miss = {"kind": "build-arg-changed", "args": ["V"]}
+    ev = cachedebug._confirm_run(miss, ins, execs)
+    assert ev["confirmed"] is True and "env V" in ev["evidence"]
+    ev = cachedebug._confirm_run({"kind": "cache-unavailable"}, ins, execs[:1])
+    assert ev["confirmed"] is True and "did not change" in ev["evidence"]
+    assert cachedebug._confirm_run(miss, ins, execs[:1])["confirmed"] is False
