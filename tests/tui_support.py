@@ -55,7 +55,7 @@ def replayed(name: str, upto: int | None = None):
 def make_app(settings_dir: Path, *, theme: str | None = None, builder: str | None = BUILDER,
              project: Path = PROJECT, cache_ref: str | None = CACHE_REF, notices: list[str] | None = None) -> RailpackTUI:
     setup = Setup(project=project, builder=builder, cache_ref=cache_ref, notices=list(notices or []))
-    settings = Settings(settings_dir / "settings.json")
+    settings = Settings.load(settings_dir / "settings.json")
     return RailpackTUI(setup, settings=settings, theme=theme, clock=lambda: FIXED_NOW)
 
 

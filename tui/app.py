@@ -284,7 +284,7 @@ class RailpackTUI(App):
             job.command_line = result.command_line or job.command_line
             job.error = job.error or result.error
             job.outcome = "cancelled" if (result.cancelled or job.cancel_requested) else result.status
-            if result.error is not None and result.model is None:
+            if result.error is not None:  # stopped before or outside BuildKit (no builder, bad input...)
                 job.outcome = "cancelled" if job.cancel_requested else "error"
         else:
             job.outcome = "error"

@@ -1,0 +1,287 @@
+"""The dashboard app: modes and keys, themes remembered, the command palette, central error
+routing (never a traceback), the Build screen's filter, follow, copy and details, and the
+Settings file. Builds that reach BuildKit are in test_tui_build_sandbox.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from railpack_tui.core.errors import EnvironmentProblem
+from railpack_tui.tui.screens.build import BuildScreen
+from railpack_tui.tui.screens.help import HelpScreen
+from railpack_tui.tui.screens.step_details import StepDetailsScreen
+from railpack_tui.tui.state import Settings
+from tui_support import COMMAND, make_app, show_replay
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def table_states(app) -> list[str]:
+    table = app.screen.query_one("#steps", DataTable)
+    return [table.get_row_at(i)[0].plain.split()[-1] for i in range(table.row_count)]
+
+
+async def test_number_keys_switch_modes_and_help_opens_and_closes(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "build" and isinstance(app.screen, BuildScreen)
+        for key, mode in (("2", "projects"), ("3", "registries"), ("4", "history"), ("1", "build")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BuildScreen)
+
+
+async def test_t_delegates_to_the_registries_screen(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.current_mode == "registries"
+
+
+async def test_theme_key_cycles_and_the_choice_is_remembered(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "railpack-dark"
+        await pilot.press("T")
+        await pilot.pause()
+        assert app.theme == "railpack-light"
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["theme"] == "railpack-light"
+    again = make_app(tmp_path)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert again.theme == "railpack-light"
+
+
+async def test_theme_flag_wins_over_the_remembered_theme(tmp_path):
+    Settings(tmp_path / "settings.json").set("theme", "railpack-light")
+    app = make_app(tmp_path, theme="railpack-contrast")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "railpack-contrast"
+
+
+async def test_palette_offers_every_action(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+    for title in ("Build", "Rebuild", "Cancel build", "Test registry", "Help", "Next theme", "Go to Build",
+                  "Go to Projects", "Go to Registries", "Go to History", "Theme: railpack-dark",
+                  "Theme: railpack-light", "Theme: railpack-contrast", "Filter steps", "Copy command line",
+                  "Step details", "Quit"):
+        assert title in titles, title
+
+
+async def test_palette_switches_the_theme(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Theme: railpack-contrast")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.theme == "railpack-contrast"
+
+
+async def test_unreachable_builder_is_a_notification_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+    app = make_app(tmp_path, project=project, builder=f"unix://{tmp_path}/no-such/buildkitd.sock",
+                   cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        job = app.state.current
+        assert job is not None
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not job.running and job.outcome == "error"
+        assert isinstance(job.error, EnvironmentProblem)
+        assert any("Fix:" in m for m in notifications(app))
+        empty = str(app.screen.query_one("#empty").render())
+        assert "did not start" in empty
+        assert app.is_running  # no crash
+
+
+async def test_missing_dockerfile_is_reported_with_its_fix(tmp_path):
+    project = tmp_path / "empty-project"
+    project.mkdir()
+    app = make_app(tmp_path, project=project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.state.current.outcome == "error"
+        assert any("Dockerfile" in m and "Fix:" in m for m in notifications(app))
+
+
+async def test_unexpected_errors_go_to_the_crash_log_and_a_notification(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.report_error(ValueError("boom"), "loading")
+        app.report_error(EnvironmentProblem("no keyring.", fix="install gnome-keyring"))
+        await pilot.pause()
+        messages = notifications(app)
+    assert any("loading: unexpected ValueError: boom" in m and "crash.log" in m for m in messages)
+    assert "no keyring.\nFix: install gnome-keyring" in messages
+
+
+async def test_a_second_build_while_one_runs_is_refused(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await show_replay(pilot, "cold-empty-ref", 33)  # still running
+        assert app.state.building
+        assert app.start_build() is None
+        await pilot.pause()
+        assert any("already running" in m for m in notifications(app))
+
+
+async def test_filter_shows_matching_steps_and_escape_clears_it(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "file-change")
+        assert table_states(app) == ["CACHED"] * 5 + ["DONE"] * 3
+        await pilot.press("slash", *"cached")
+        await pilot.pause()
+        assert table_states(app) == ["CACHED"] * 5
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(table_states(app)) == 8
+
+
+async def test_running_step_is_followed_until_the_user_moves(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "cold-empty-ref", 33)
+        screen = app.screen
+        step = screen.selected_step()
+        assert step is not None and step.state == "running"
+        logs = screen.query_one("#logs")
+        assert step.name in logs.border_title
+        await pilot.press("up")
+        await pilot.pause()
+        assert screen.follow is False
+        assert screen.selected_step() is not step
+        await pilot.press("escape")  # back to following
+        await pilot.pause()
+        assert screen.follow is True and screen.selected_step() is step
+
+
+async def test_logs_follow_new_output_of_the_selected_step(tmp_path):
+    from railpack_tui.tui.replay import replay
+    from tui_support import stream
+
+    lines = stream("cold-empty-ref").read_text().splitlines()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model = replay(stream("cold-empty-ref"), 33, finish=False)
+        app.show_build(model)
+        await pilot.pause()
+        logs = app.screen.query_one("#logs")
+        before = logs.line_count
+        for line in lines[33:]:
+            model.feed_line(line)
+        model.finish(0)
+        app.build_progress.publish((app.state.current, model.drain_changes()))
+        await pilot.pause()
+        assert "resolving dependencies" in "\n".join(logs.lines)
+        assert logs.line_count > before
+        assert logs.lines.count("resolving dependencies") == 1  # appended, not rewritten twice
+
+
+async def test_enter_opens_details_and_escape_goes_back(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "failing-step")
+        assert app.screen.selected_step().state == "error"  # a failed build selects its failed step
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StepDetailsScreen)
+        info = str(app.screen.query_one("#details-info").render())
+        assert "exit code: 3" in info
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BuildScreen)
+
+
+async def test_y_copies_the_command_line(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "warm-from-registry")
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == COMMAND
+        assert COMMAND in notifications(app)
+
+
+async def test_command_line_before_any_build_comes_from_the_state(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        line = app.command_line_text
+        assert "buildctl" in line and "registry.example:5000/team/cache-demo:cache" in line
+        assert "--addr unix:///run/buildkit/buildkitd.sock" in line
+        app.update_state(cache_mode="min")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "mode=min" in app.command_line_text
+
+
+async def test_update_state_publishes_changes_and_remembers_per_project(tmp_path):
+    app = make_app(tmp_path)
+    heard: list[set[str]] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.state_changed.subscribe(app.screen, heard.append, immediate=True)
+        assert app.update_state(cache_ref="registry.example:5000/team/other:cache", engine="buildkit") == {"cache_ref"}
+        assert app.update_state(cache_ref="registry.example:5000/team/other:cache") == set()
+        with pytest.raises(AttributeError):
+            app.update_state(nonsense=1)
+    assert heard == [{"cache_ref"}]
+    remembered = Settings.load(tmp_path / "settings.json").project_settings(Path("/home/dev/cache-demo"))
+    assert remembered["cache_ref"] == "registry.example:5000/team/other:cache"
+
+
+def test_unreadable_settings_give_defaults(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    settings = Settings.load(path)
+    assert settings.theme == "railpack-dark"
+    settings.add_recent_project("/a")
+    settings.add_recent_project("/b")
+    settings.add_recent_project("/a")
+    assert Settings.load(path).recent_projects == ["/a", "/b"]
+
+
+def test_unknown_theme_is_bad_input():
+    from railpack_tui.core.defaults import Setup
+    from railpack_tui.core.errors import BadInput
+    from railpack_tui.tui.app import run_app
+
+    with pytest.raises(BadInput):
+        run_app(Setup(project=Path("/tmp"), builder=None, cache_ref=None), theme="no-such-theme")
