@@ -7,6 +7,7 @@ start, per-line log messages with base64 data, layer statuses, completion; see
 tests/fixtures/recorded/log-heavy.rawjson.jsonl), at least 40 MB, then times, on the same lines
 held in memory:
   - bare:  json.loads + binascii.a2b_base64 of every log's data (the least any parser must do);
+  - bare with the C scanner: the same, decoding with json's C scanner as the model does;
   - model: BuildModel("rawjson").feed_line for every line, drain_changes() every 200 lines
            (a TUI polling at 30/s while thousands of lines/s arrive), finish(0), to_report().
 Prints both times and the ratio (target <= 1.5), then the peak RSS of streaming the file from
@@ -72,6 +73,23 @@ def bare(lines: list[bytes]) -> int:
     return n
 
 
+_scan = json.JSONDecoder().scan_once
+
+
+def bare_scanner(lines: list[bytes]) -> int:
+    """The bare loop with the C scanner the model uses instead of json.loads (a stricter floor)."""
+    n = 0
+    a2b = binascii.a2b_base64
+    for line in lines:
+        try:
+            msg = _scan(line.decode(), 0)[0]
+        except (ValueError, StopIteration):
+            continue
+        for lg in msg.get("logs") or ():
+            n += len(a2b(lg["data"]))
+    return n
+
+
 def model(lines: list[bytes]) -> dict:
     from railpack_tui.core.model import BuildModel
 
@@ -119,19 +137,24 @@ def main() -> int:
         size = generate(path, ns.steps, ns.lines)
         lines = path.read_bytes().splitlines(keepends=True)
         print(f"stream: {size / 1e6:.1f} MB, {len(lines)} lines ({ns.steps} steps x {ns.lines} log lines)")
-        tb = tm = float("inf")
+        tb = ts = tm = float("inf")
         report = None
         for _ in range(ns.repeat):
             t0 = time.perf_counter()
             bare(lines)
             tb = min(tb, time.perf_counter() - t0)
             t0 = time.perf_counter()
+            bare_scanner(lines)
+            ts = min(ts, time.perf_counter() - t0)
+            t0 = time.perf_counter()
             report = model(lines)
             tm = min(tm, time.perf_counter() - t0)
         assert report and report["summary"]["executed"] == ns.steps, report and report["summary"]
         print(f"bare loop (json.loads + base64 decode): {tb:.3f}s  ({len(lines) / tb / 1e3:.0f}k lines/s)")
         print(f"parser + model:                          {tm:.3f}s  ({len(lines) / tm / 1e3:.0f}k lines/s)")
+        print(f"bare loop with the C scanner:           {ts:.3f}s  ({len(lines) / ts / 1e3:.0f}k lines/s)")
         print(f"ratio model/bare: {tm / tb:.2f}  (target <= 1.5)")
+        print(f"ratio model/bare-with-C-scanner: {tm / ts:.2f}")
         rss = {}
         for mode in ("bare", "model"):
             out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True,
