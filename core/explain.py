@@ -32,6 +32,7 @@ import posixpath
 from dataclasses import dataclass
 
 from . import dockerfile as dockerfile_mod
+from .history import IN_CACHE
 
 KINDS = ("first-build", "command-changed", "files-changed", "build-arg-changed", "base-image-changed",
          "parent-missed", "cache-unavailable", "no-cache")
@@ -125,16 +126,24 @@ def _root_of(step, steps, parents: dict, roots: set) -> str | None:
 
 def _find_previous(ctx: _Ctx, step):
     """(run, its step record, how matched) for the newest earlier build after which this step was in
-    the cache (cached, or executed: its result was stored), by name, else by stage + index."""
+    the cache (cached, or executed: its result was stored): by name; else by stage + instruction
+    text (its index moved because a step was added or removed before it); else by stage + index
+    (its text changed)."""
     h = ctx.history
-    by_name = h.previous_with_cached_step(ctx.project, step.name, ctx.run_id) if ctx.project else None
-    by_pos = None
-    if step.index is not None and ctx.project:
-        by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id)
-    if by_name and (not by_pos or by_name.id >= by_pos.id):
+    if not ctx.project:
+        return None, None, None
+    by_name = h.previous_with_cached_step(ctx.project, step.name, ctx.run_id)
+    if by_name:
         return by_name, by_name.step(step.name), "name"
-    if by_pos:
-        return by_pos, by_pos.step_at(step.stage, step.index), "position"
+    text = _text(step.name)
+    for run in h.previous_runs(ctx.project, ctx.run_id, limit=50):
+        for old in run.steps:
+            if old.state in IN_CACHE and (old.stage or "") == (step.stage or "") and _text(old.name) == text:
+                return run, old, "text"
+    if step.index is not None:
+        by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id)
+        if by_pos:
+            return by_pos, by_pos.step_at(step.stage, step.index), "position"
     return None, None, None
 
 
@@ -169,6 +178,12 @@ def _explain_root(ctx: _Ctx, step) -> dict:
             diff = "\n".join(difflib.unified_diff([old_ins.code], [ins.code], f"build #{run}", "this build", lineterm=""))
             return _miss("command-changed", f"the instruction changed since build #{run}: {old_ins.code!r} -> {ins.code!r}",
                          compared_run=run, diff=diff)
+        # the instructions before it (one added or removed gives it another parent)
+        before_old, before_new = _before(prev_df, prev_spec), _before(ctx.df, spec)
+        if before_old != before_new:
+            diff = "\n".join(difflib.unified_diff(before_old, before_new, f"build #{run}", "this build", lineterm=""))
+            return _miss("command-changed", f"the instructions before it in stage {spec.stage.display or '(single)'} "
+                         f"changed since build #{run}, so it builds on another parent", compared_run=run, diff=diff)
         # ENV lines before it in the stage chain
         env_old = _env_lines(prev_df, prev_spec)
         env_new = _env_lines(ctx.df, spec)
@@ -264,6 +279,24 @@ def _text(name: str) -> str:
 
 def _from_ref(text: str) -> str:
     return text[5:] if text.startswith("FROM ") else text
+
+
+def _before(df, spec) -> list[str]:
+    """The step-making instructions before this one, in its stage and the stages it builds on."""
+    if df is None or spec is None:
+        return []
+    out = []
+    for s in reversed(df.ancestry(spec.stage)):
+        if s.base_stage is None:
+            out.append(f"FROM {s.base}")
+        for ins in s.instructions:
+            if s is spec.stage and spec.instruction is not None and ins.line >= spec.instruction.line:
+                break
+            if s is spec.stage and spec.instruction is None:
+                break
+            if ins.index is not None:
+                out.append(ins.code)
+    return out
 
 
 def _env_lines(df, spec) -> list[str]:

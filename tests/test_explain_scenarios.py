@@ -116,6 +116,16 @@ def test_command_changed_gives_a_diff(sandbox, proj):
     assert COPY_SRC not in misses
 
 
+def test_removed_step_before_gives_another_parent(sandbox, proj):
+    build(sandbox, proj)
+    (proj / "Dockerfile").write_text(DOCKERFILE.replace("RUN cat src/*.txt > out.txt\n", ""))
+    misses = executed(build(sandbox, proj))
+    m = misses['[app 3/3] RUN echo "plain" > flavor.txt']  # renamed (was 4/4): matched by its text
+    assert m["kind"] == "command-changed" and "another parent" in m["detail"]
+    assert "-RUN cat src/*.txt > out.txt" in m["diff"]
+    assert set(misses) == {'[app 3/3] RUN echo "plain" > flavor.txt'}
+
+
 def test_unused_build_arg_busts_later_runs(sandbox, proj):
     build(sandbox, proj, build_args={"UNUSED": "one"})
     misses = executed(build(sandbox, proj, build_args={"UNUSED": "two"}))
