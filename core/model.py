@@ -211,12 +211,14 @@ class LogBuffer:
 
     def lines(self) -> list[str]:
         """Kept lines decoded (UTF-8, invalid bytes replaced), with one marker line for the gap."""
-        out = [b.decode("utf-8", "replace") for b in self.head]
-        if self.dropped:
-            out.append(f"… {self.dropped} lines not kept …")
-        out.extend(b.decode("utf-8", "replace") for b in self.tail)
-        if self.partial:
-            out.append(self.partial[: self.max_line_bytes].decode("utf-8", "replace"))
+        # list() snapshots first: a reader thread may call this while the feeding thread appends
+        head, tail, dropped, partial = list(self.head), list(self.tail), self.dropped, self.partial
+        out = [b.decode("utf-8", "replace") for b in head]
+        if dropped:
+            out.append(f"… {dropped} lines not kept …")
+        out.extend(b.decode("utf-8", "replace") for b in tail)
+        if partial:
+            out.append(partial[: self.max_line_bytes].decode("utf-8", "replace"))
         return out
 
     def text(self) -> str:

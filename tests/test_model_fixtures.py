@@ -58,7 +58,7 @@ def demo_states(m: BuildModel) -> list[str]:
 
 
 def test_manifest_lists_every_recorded_stream():
-    files = {p.name for p in REC.iterdir() if p.name != "manifest.json"}
+    files = {p.name for p in REC.iterdir() if p.name not in ("manifest.json", "README.md")}
     assert files == {k for k in MANIFEST if not k.startswith("_")}
     assert "v0.32.2" in MANIFEST["_recorded_with"]["buildctl"]
 
@@ -257,6 +257,25 @@ def test_manifest_return_codes_match_the_status():
         assert m2.status == want, name
 
 
+def test_platform_prefixed_step_names():
+    m = load(REC / "multi-platform.rawjson.jsonl")
+    assert [(s.platform, s.stage, s.index, s.total) for s in m.steps] == [("linux/amd64", None, 1, 2),
+                                                                         ("linux/amd64", None, 2, 2)]
+    assert [s.state for s in m.steps] == ["cached", "executed"]
+    assert m.root_misses() == ["[linux/amd64 2/2] COPY hello.txt /hello.txt"]
+
+
+def test_buildx_streams_with_their_non_json_lines():
+    cold = load(REC / "buildx-cold.rawjson.jsonl")
+    assert cold.format == "rawjson" and cold.status == "success" and cold.error is None
+    assert cold.output[0].startswith("WARNING: No output specified with remote driver")
+    assert [o.state for o in cold.cache_import] == ["not-found"] and [o.state for o in cold.cache_export] == ["ok"]
+    assert cold.summary()["executed"] >= 6
+    warm = load(REC / "buildx-warm.rawjson.jsonl")
+    assert demo_states(warm) == ["cached"] * 8
+    assert [o.state for o in warm.cache_import] == ["ok"]
+
+
 # ---------------------------------------------------------------- shared streams
 
 SHARED_STEPS = ["[base 1/2]", "[base 2/2]", "[deps 1/2]", "[deps 2/2]", "[build 1/2]", "[build 2/2]"]
@@ -313,7 +332,7 @@ def test_shared_export_failure_keeps_error_text():
     assert m.output[-1].startswith("error: failed to solve")
 
 
-@pytest.mark.parametrize("path", sorted([p for p in REC.iterdir() if p.name != "manifest.json"]
+@pytest.mark.parametrize("path", sorted([p for p in REC.iterdir() if p.suffix not in (".json", ".md")]
                                         + [p for p in SHARED.iterdir() if p.is_file() and p.suffix != ".md"]),
                          ids=lambda p: p.name)
 def test_every_fixture_report_is_contract_shaped(path):
