@@ -5,6 +5,7 @@ build args) so that two builds can be compared afterwards."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -140,13 +141,57 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def manifest(context: Path, matcher: dockerignore.Matcher) -> tuple[dict[str, FileEntry], int]:
-    """Every regular file and symlink of the context that .dockerignore lets through."""
+class _HashCache:
+    """sha256 of files keyed by (size, mtime_ns, inode), kept between snapshots of a project in the
+    data directory, so a large context is not re-read on every build. An entry written less than
+    2 s after its file's mtime is not trusted (the file may have changed within the same tick)."""
+
+    def __init__(self, context: Path) -> None:
+        from . import paths
+
+        key = hashlib.sha256(str(context).encode()).hexdigest()[:16]
+        self.path = paths.data_dir() / "hashcache" / f"{key}.json"
+        self.now = time.time()
+        try:
+            self.old = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.old = {}
+        self.new: dict[str, list] = {}
+
+    def get(self, rel: str, st: os.stat_result) -> str | None:
+        e = self.old.get(rel)
+        if e and e[:3] == [st.st_size, st.st_mtime_ns, st.st_ino] and e[4] - st.st_mtime_ns / 1e9 > 2:
+            self.new[rel] = e
+            return e[3]
+        return None
+
+    def put(self, rel: str, st: os.stat_result, digest: str) -> None:
+        self.new[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest, self.now]
+
+    def save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.new, separators=(",", ":")))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # only a speed-up
+
+
+def manifest(context: Path, matcher: dockerignore.Matcher, cache: _HashCache | None = None) -> tuple[dict[str, FileEntry], int]:
+    """Every regular file and symlink of the context that .dockerignore lets through. `ignored`
+    counts what was left out (an excluded directory with no `!` exception inside counts once: like
+    BuildKit, the walk does not enter it)."""
     files: dict[str, FileEntry] = {}
     ignored = 0
+    can_prune = not any(p.exclusion for p in matcher.patterns)
     for root, dirs, names in os.walk(context, followlinks=False):
         rel_root = os.path.relpath(root, context)
         rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        if can_prune:
+            kept = [d for d in dirs if not matcher.excluded(rel_root + d)]
+            ignored += len(dirs) - len(kept)
+            dirs[:] = kept
         dirs.sort()
         for name in sorted(names):
             rel = rel_root + name
@@ -164,7 +209,11 @@ def manifest(context: Path, matcher: dockerignore.Matcher) -> tuple[dict[str, Fi
                 if stat.S_ISLNK(st.st_mode):
                     digest = hashlib.sha256(os.readlink(full).encode()).hexdigest()
                 else:
-                    digest = _sha256_file(full)
+                    digest = cache.get(rel, st) if cache else None
+                    if digest is None:
+                        digest = _sha256_file(full)
+                        if cache:
+                            cache.put(rel, st, digest)
             except OSError:
                 continue  # unreadable: BuildKit would fail on it too, the build will say so
             files[rel] = FileEntry(size=st.st_size, mode=st.st_mode, sha256=digest)
@@ -193,7 +242,9 @@ def snapshot(project: Project, build_args: dict) -> ProjectSnapshot:
     context = Path(project.path)
     df_path = Path(project.dockerfile_path) if project.dockerfile_path else None
     matcher, used = dockerignore.for_context(context, df_path)
-    files, ignored = manifest(context, matcher)
+    cache = _HashCache(context)
+    files, ignored = manifest(context, matcher, cache)
+    cache.save()
     text = None
     bases: dict[str, str] = {}
     if df_path is not None:

@@ -126,3 +126,26 @@ def test_snapshot_git_revision_and_dirty(example_project):
     assert len(snap.git_rev) == 40 and snap.git_dirty is False
     (example_project / "src" / "main.txt").write_text("edited\n")
     assert project.snapshot(project.detect(example_project), {}).git_dirty is True
+
+
+def test_snapshot_hash_cache_is_used_for_old_files_and_not_for_fresh_ones(example_project):
+    p = project.detect(example_project)
+    f = example_project / "src" / "main.txt"
+    size = f.stat().st_size
+    old = f.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(f, ns=(old, old))
+    first = project.snapshot(p, {}).files["src/main.txt"].sha256
+    # same size, same mtime, same inode: like BuildKit's file sync, the stat says "unchanged"
+    with open(f, "r+b") as fh:
+        fh.write(b"X" * size)
+    os.utime(f, ns=(old, old))
+    assert project.snapshot(p, {}).files["src/main.txt"].sha256 == first
+    # a file modified within 2 s of the cache entry is never trusted from the cache
+    g = example_project / "src" / "util.txt"
+    os.utime(g)  # modified just now
+    before = project.snapshot(p, {}).files["src/util.txt"].sha256
+    st = g.stat()
+    with open(g, "r+b") as fh:
+        fh.write(b"Y" * st.st_size)
+    os.utime(g, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert project.snapshot(p, {}).files["src/util.txt"].sha256 != before
