@@ -164,3 +164,24 @@ def test_huge_and_non_utf8_logs_stay_within_budget(chunks):
     check_invariants(m)
     for s in m.steps:
         assert len(s.logs.head) <= 5 and len(s.logs.tail) <= 50
+
+
+plain_rest = st.one_of(
+    st.sampled_from(["[1/2] COPY a /a", "[build 2/2] RUN make", "[internal] load build context", "CACHED", "DONE",
+                     "DONE 1.5s", "DONE xs", "ERROR: boom", "ERROR:", "CANCELED", "WARN: careful",
+                     "importing cache manifest from r/x:c", "exporting cache to registry"]),
+    st.builds(lambda f, t: f"{f:.3f} {t}", st.floats(0, 1e4, allow_nan=False), st.text(max_size=40)),
+    st.builds(lambda h, a, b: f"sha256:{h} {a} / {b} 0.1s done", st.text("0123456789abcdef", max_size=8),
+              st.sampled_from(["1.5MB", "3kB", "12B", "9.9GiB", "x"]), st.sampled_from(["2MB", "3kB", "?"])),
+    st.text(max_size=60))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 6), plain_rest), max_size=60), st.one_of(st.none(), st.integers(0, 1)))
+def test_random_plain_lines_never_raise(lines, rc):
+    m = BuildModel("plain")
+    for n, rest in lines:
+        m.feed_line(f"#{n} {rest}")
+    check_invariants(m)
+    m.finish(rc)
+    check_invariants(m)
