@@ -98,8 +98,10 @@ def _store(ctx: _Ctx, steps) -> None:
 
 
 def _parents(model) -> dict[str, list[str]]:
+    """Step id -> nearest ancestor step ids (BuildModel.parents)."""
+    fn = getattr(model, "parents", None)
     try:
-        return model._parents()
+        return fn() if callable(fn) else {}
     except Exception:
         return {}
 
@@ -222,7 +224,7 @@ def _explain_root(ctx: _Ctx, step) -> dict:
 def _cache_unavailable(ctx: _Ctx, step, prev) -> dict:
     info, model = ctx.info, ctx.model
     ref = info.get("cache_ref")
-    why = f"nothing that decides its cache key changed since build #{prev.id}, where it was cached; "
+    why = f"nothing that decides its cache key changed since build #{prev.id}, after which it was in the cache; "
     imports = list(getattr(model, "cache_import", []) or [])
     failed = [o for o in imports if o.state not in ("ok", "pending")]
     for o in failed:
@@ -234,8 +236,10 @@ def _cache_unavailable(ctx: _Ctx, step, prev) -> dict:
         return _miss("cache-unavailable", why + f"importing the registry cache {o.ref} failed ({o.state}: {o.detail}) "
                      "so the build ran cold", compared_run=prev.id, reason="import-failed")
     if not ref:
+        hint = (f" (build #{prev.id} used the registry cache {prev.cache_ref}: pass --cache-ref {prev.cache_ref})"
+                if prev.cache_ref and not prev.no_import else "")
         return _miss("cache-unavailable", why + "no registry cache is configured and the builder's local cache no longer "
-                     "had it (pruned or garbage-collected)", compared_run=prev.id, reason="evicted")
+                     "had it (pruned or garbage-collected)" + hint, compared_run=prev.id, reason="evicted")
     if info.get("no_import"):
         return _miss("cache-unavailable", why + f"the build did not import {ref} (--no-import) and the builder's local "
                      "cache no longer had it (pruned or garbage-collected)", compared_run=prev.id, reason="not-imported")
