@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import posixpath
+import re
 from dataclasses import dataclass
 
 from . import dockerfile as dockerfile_mod
@@ -204,21 +205,38 @@ def _explain_root(ctx: _Ctx, step) -> dict:
                              args=[k for k, _, _ in changed])
         # files from the context
         if ins is not None and ins.from_context:
-            old_files = (prev_ctx.get("files") or {})
-            new_files = {k: {"size": v.size, "mode": v.mode, "sha256": v.sha256}
-                         for k, v in (ctx.snapshot.files.items() if ctx.snapshot else [])}
-            added, removed, modified = _changed_files(ins.sources, old_files, new_files)
-            if added or removed or modified:
-                files = sorted(added + removed + modified)
-                parts = [f"{len(x)} {w}" for x, w in ((modified, "modified"), (added, "added"), (removed, "removed")) if x]
-                shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
-                return _miss("files-changed", f"files under {' '.join(ins.sources)} changed since build #{run} "
-                             f"({', '.join(parts)}): {shown}", files[:MAX_FILES], compared_run=run,
-                             added=added[:MAX_FILES], removed=removed[:MAX_FILES], modified=modified[:MAX_FILES])
+            changed = _files_miss(ctx, prev, ins.sources)
+            if changed:
+                return changed
     elif how == "position" and prev_step is not None and _text(prev_step.name) != _text(step.name):
         diff = "\n".join(difflib.unified_diff([_text(prev_step.name)], [_text(step.name)], f"build #{run}", "this build", lineterm=""))
         return _miss("command-changed", f"the step changed since build #{run}", compared_run=run, diff=diff)
+    elif ctx.df is None and _RAILPACK_COPY.match(step.name or ""):
+        # a Railpack plan's context copy (`copy .`, `copy src/ ...`): no Dockerfile, the name gives the sources
+        sources = _RAILPACK_COPY.match(step.name).group(1).split()
+        changed = _files_miss(ctx, prev, sources)
+        if changed:
+            return changed
     return _cache_unavailable(ctx, step, prev)
+
+
+_RAILPACK_COPY = re.compile(r"^copy ((?!--from)\S.*)$")
+
+
+def _files_miss(ctx: _Ctx, prev, sources: list[str]) -> dict | None:
+    run = prev.id
+    old_files = (prev.context() or {}).get("files") or {}
+    new_files = {k: {"size": v.size, "mode": v.mode, "sha256": v.sha256}
+                 for k, v in (ctx.snapshot.files.items() if ctx.snapshot else [])}
+    added, removed, modified = _changed_files(sources, old_files, new_files)
+    if not (added or removed or modified):
+        return None
+    files = sorted(added + removed + modified)
+    parts = [f"{len(x)} {w}" for x, w in ((modified, "modified"), (added, "added"), (removed, "removed")) if x]
+    shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+    return _miss("files-changed", f"files under {' '.join(sources)} changed since build #{run} ({', '.join(parts)}): {shown}",
+                 files[:MAX_FILES], compared_run=run, added=added[:MAX_FILES], removed=removed[:MAX_FILES],
+                 modified=modified[:MAX_FILES])
 
 
 def _cache_unavailable(ctx: _Ctx, step, prev) -> dict:

@@ -59,3 +59,41 @@ def test_confirm_run_reads_env_differences():
     ev = cachedebug._confirm_run({"kind": "cache-unavailable"}, ins, execs[:1])
     assert ev["confirmed"] is True and "did not change" in ev["evidence"]
     assert cachedebug._confirm_run(miss, ins, execs[:1])["confirmed"] is False
+
+
+def _railpack_stream(copy_cached: bool) -> list[str]:
+    """Railpack-shaped vertex names (custom names, no [stage i/N]); Railpack cannot build offline here."""
+    t = "2026-12-03T10:00:0{}Z"
+    ctx, cp, inst = ("sha256:" + c * 64 for c in "abc")
+    v = [{"digest": ctx, "name": "[internal] load build context", "started": t.format(0), "completed": t.format(1)},
+         {"digest": cp, "name": "copy .", "inputs": [ctx], "started": t.format(1), "completed": t.format(2),
+          **({"cached": True} if copy_cached else {})},
+         {"digest": inst, "name": "npm ci", "inputs": [cp], "started": t.format(2), "completed": t.format(5)}]
+    return [json.dumps({"vertexes": [x]}) for x in v]
+
+
+def test_railpack_copy_step_files_changed(tmp_path):
+    from railpack_tui.core import history, model
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text("{}")
+    (app / "index.js").write_text("console.log(1)\n")
+    p = project.detect(app)
+    assert p.kind == "railpack"
+    h = history.History.open(tmp_path / "h.sqlite3")
+    info = {"project": p.path, "engine": "railpack"}
+    m1 = model.load(_railpack_stream(False), returncode=0)
+    s1 = project.snapshot(p, {})
+    h.record(info, m1, s1)
+    explain.annotate(m1, s1, h, info)
+    assert m1.step_by_name("copy .").miss["kind"] == "first-build"
+    (app / "index.js").write_text("console.log(2)\n")
+    m2 = model.load(_railpack_stream(False), returncode=0)
+    s2 = project.snapshot(p, {})
+    run2 = h.record(info, m2, s2)
+    explain.annotate(m2, s2, h, info)
+    miss = m2.step_by_name("copy .").miss
+    assert miss["kind"] == "files-changed" and miss["modified"] == ["index.js"] and miss["compared_run"] == run2 - 1
+    assert m2.step_by_name("npm ci").miss == {**m2.step_by_name("npm ci").miss, "kind": "parent-missed", "root": "copy ."}
+    assert h.get(run2).step("copy .").miss["kind"] == "files-changed"  # stored with the run
