@@ -14,6 +14,9 @@ the debug address (moby/buildkit v0.32.2 cmd/buildkitd/debug.go):
 - `GET /debug/cache/store`: the solver's cache-key store (records, parents, children) with their
   plain texts; `POST /debug/cache/load`: the same for a remote cache config posted in the body.
 
+Image pulls are keyed by `{"Digest", "OS", "Arch"}` JSON, so a base image that resolved to another
+digest shows up as a new key with that digest.
+
 Records carry no step names and are kept for every build the daemon ran (pruning the build cache
 does not clear them). So we match by content: a RUN step's exec records by its command (`args`),
 then compare their `env`; a COPY's file lists by the file names under its sources, then compare
@@ -125,6 +128,11 @@ def confirm(ctx, executed) -> None:
     lists = file_lists(records)
     for step in wanted:
         m = step.miss
+        if m["kind"] == "base-image-changed":
+            evidence = _confirm_image(m, records)
+            evidence["source"] = f"http://{addr}/debug/cache/all"
+            m["cache_debug"] = evidence
+            continue
         spec = ctx.df.step_at(step.stage or "", step.index) if step.index is not None else None
         ins = spec.instruction if spec else None
         if ins is None:
@@ -137,6 +145,33 @@ def confirm(ctx, executed) -> None:
         if evidence is not None:
             evidence["source"] = f"http://{addr}/debug/cache/all"
             m["cache_debug"] = evidence
+
+
+def image_key_digests(records: list[dict]) -> set[str]:
+    """Image digests in image-pull cache keys (`{"Digest": ..., "OS": ..., "Arch": ...}`)."""
+    out = set()
+    for r in records:
+        if r.get("type") != "json":
+            continue
+        raw = _data(r)
+        if not raw.startswith(b'{"Digest"'):
+            continue
+        try:
+            out.add(json.loads(raw)["Digest"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def _confirm_image(miss: dict, records: list[dict]) -> dict:
+    def digest(ref: str | None) -> str | None:
+        return ref.rsplit("@", 1)[1] if ref and "@" in ref else None
+    old, new = digest(miss.get("old")), digest(miss.get("new"))
+    keys = image_key_digests(records)
+    if new and new in keys and (old is None or old in keys):
+        return {"confirmed": True, "evidence": f"the image pull cache keys hold {new[:19]}…"
+                + (f" and the earlier {old[:19]}…: the base image's key changed" if old else "")}
+    return {"confirmed": False, "evidence": "no image pull cache key with the new digest was found"}
 
 
 def _confirm_run(miss: dict, ins, execs: list[dict]) -> dict | None:

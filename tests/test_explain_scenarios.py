@@ -237,5 +237,6 @@ def test_base_image_changed(sandbox, sandbox_credential, tmp_path, unique_ref):
     m = third[from_new].miss
     assert third[from_new].state == "executed" and m["kind"] == "base-image-changed"
     assert m["old"] == from_old.split(" FROM ", 1)[1] and m["new"] == from_new.split(" FROM ", 1)[1]
+    assert m["cache_debug"]["confirmed"] is True, m["cache_debug"]
     run = [s for n, s in third.items() if " RUN " in n][0]
     assert run.miss["kind"] == "parent-missed" and run.miss["root"] == from_new
