@@ -85,7 +85,14 @@ def annotate(model, snapshot, history, request_info) -> None:
             s.miss = _miss("parent-missed", f"an earlier step it depends on executed: the cache broke at {root!r}"
                            if root else "an earlier step it depends on executed", root=root)
         else:
-            s.miss = _explain_root(ctx, s)
+            try:
+                s.miss = _explain_root(ctx, s)
+            except Exception as exc:  # a bug here must not cost the user the build result
+                from .crashlog import record as crash
+
+                where = crash(exc)
+                s.miss = None
+                getattr(history, "notices", []).append(f"could not explain why {s.name!r} missed; details in {where}")
     _confirm_with_cache_debug(ctx, executed)
     _store(ctx, steps)
 

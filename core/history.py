@@ -410,8 +410,18 @@ def default() -> History:
         return _default
 
 
-def record(request_info: dict, model, snapshot) -> int:
-    return default().record(request_info, model, snapshot)
+def record(request_info: dict, model, snapshot) -> int | None:
+    """Record on the default database; a database error (disk full, locked for too long) is noted in
+    `default().notices` and the crash log, never raised: the build itself is not affected."""
+    h = default()
+    try:
+        return h.record(request_info, model, snapshot)
+    except sqlite3.Error as exc:
+        from .crashlog import record as crash
+
+        where = crash(exc)
+        h.notices.append(f"the build was not recorded in the history ({exc}); details in {where}")
+        return None
 
 
 def runs(project_path, limit: int = 20) -> list[Run]:
