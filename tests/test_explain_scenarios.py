@@ -7,6 +7,7 @@ Every project carries a token of its own so builds never share cache keys across
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 
@@ -172,6 +173,20 @@ def test_cache_unavailable_names_a_failed_import(sandbox, proj):
     root = misses["[base 1/2] COPY busybox /bin/busybox"]
     assert root["kind"] == "cache-unavailable" and root["reason"] == "import-failed", root
     assert "unreachable" in root["detail"] and ref in root["detail"]
+
+
+def test_cache_unavailable_names_the_build_that_overwrote_the_ref(sandbox, sandbox_credential, proj, tmp_path, unique_ref):
+    """Two projects sharing one cache ref: the second export replaces the first project's cache."""
+    build(sandbox, proj, cache_ref=unique_ref)
+    other = tmp_path / "other"
+    shutil.copytree(proj, other)
+    (other / "src" / "token.txt").write_text(uuid.uuid4().hex)
+    build(sandbox, other, cache_ref=unique_ref)
+    prune(sandbox)
+    misses = executed(build(sandbox, proj, cache_ref=unique_ref))
+    root = misses[COPY_SRC]
+    assert root["kind"] == "cache-unavailable" and root["reason"] == "ref-overwritten", root
+    assert str(other) in root["detail"]
 
 
 MIN_DOCKERFILE = """\
