@@ -210,9 +210,19 @@ def _explain_root(ctx: _Ctx, step) -> dict:
                              f"build arg {names} changed since build #{run}; a declared ARG becomes env for every later RUN "
                              "of its stage, so it busts them all, used or not", compared_run=run,
                              args=[k for k, _, _ in changed])
+        # an ARG used in a COPY/ADD/WORKDIR (its expanded name differs)
+        if ins is not None and ins.cmd != "RUN" and prev_step is not None and _text(prev_step.name) != _text(step.name):
+            changed = _changed_args(ctx.df, spec, ctx.snapshot.build_args if ctx.snapshot else {},
+                                    prev_df, prev_spec, prev.build_args or {})
+            if changed:
+                names = ", ".join(f"{k} ({o!r} -> {n!r})" for k, o, n in changed)
+                return _miss("build-arg-changed", f"build arg {names}, used in this instruction, changed since build #{run}",
+                             compared_run=run, args=[k for k, _, _ in changed])
         # files from the context
         if ins is not None and ins.from_context:
-            changed = _files_miss(ctx, prev, ins.sources)
+            env = ctx.df.env(spec.stage, ins.line, ctx.snapshot.build_args if ctx.snapshot else {})
+            sources = [_expand_src(src, env) for src in ins.sources]
+            changed = _files_miss(ctx, prev, sources)
             if changed:
                 return changed
     elif how == "position" and prev_step is not None and _text(prev_step.name) != _text(step.name):
@@ -350,6 +360,15 @@ def _changed_args(df, spec, build_args, prev_df, prev_spec, prev_build_args) -> 
     new = _arg_values(df, spec, build_args)
     old = _arg_values(prev_df, prev_spec, prev_build_args)
     return [(k, old.get(k), v) for k, v in new.items() if k in old and old.get(k) != v]
+
+
+def _expand_src(src: str, env: dict) -> str:
+    if "$" not in src:
+        return src
+    try:
+        return dockerfile_mod.expand(src, env, raw=False)
+    except ValueError:
+        return src
 
 
 def _source_matches(src: str, path: str) -> bool:

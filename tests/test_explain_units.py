@@ -97,3 +97,35 @@ def test_railpack_copy_step_files_changed(tmp_path):
     assert miss["kind"] == "files-changed" and miss["modified"] == ["index.js"] and miss["compared_run"] == run2 - 1
     assert m2.step_by_name("npm ci").miss == {**m2.step_by_name("npm ci").miss, "kind": "parent-missed", "root": "copy ."}
     assert h.get(run2).step("copy .").miss["kind"] == "files-changed"  # stored with the run
+
+
+def _dockerfile_stream(name: str, cached: bool = False) -> list[str]:
+    t = "2026-12-03T10:00:0{}Z"
+    ctx, cp = ("sha256:" + c * 64 for c in "de")
+    v = [{"digest": ctx, "name": "[internal] load build context", "started": t.format(0), "completed": t.format(1)},
+         {"digest": cp, "name": name, "inputs": [ctx], "started": t.format(1), "completed": t.format(2),
+          **({"cached": True} if cached else {})}]
+    return [json.dumps({"vertexes": [x]}) for x in v]
+
+
+def test_arg_used_in_a_copy_source(tmp_path):
+    """`COPY ${DIR}/ /app/`: the arg renames the step and picks other files; the explanation names
+    the arg (the step is matched by stage + index because its name changed)."""
+    from railpack_tui.core import history, model
+
+    d = tmp_path / "p"
+    (d / "a").mkdir(parents=True)
+    (d / "b").mkdir()
+    (d / "a" / "x").write_text("a")
+    (d / "b" / "x").write_text("b")
+    (d / "Dockerfile").write_text("FROM scratch\nARG DIR=a\nCOPY ${DIR}/ /app/\n")
+    p = project.detect(d)
+    h = history.History.open(tmp_path / "h.sqlite3")
+    for args, name in (({}, "[1/1] COPY a/ /app/"), ({"DIR": "b"}, "[1/1] COPY b/ /app/")):
+        info = {"project": p.path, "build_args": args}
+        m = model.load(_dockerfile_stream(name), returncode=0)
+        snap = project.snapshot(p, args)
+        h.record(info, m, snap)
+        explain.annotate(m, snap, h, info)
+    miss = m.step_by_name("[1/1] COPY b/ /app/").miss
+    assert miss["kind"] == "build-arg-changed" and miss["args"] == ["DIR"] and "'a' -> 'b'" in miss["detail"]
