@@ -29,6 +29,7 @@ from pathlib import Path
 from . import paths
 
 FILENAME = "history.sqlite3"
+KEEP_CONTEXTS = 100  # context manifests kept per project (the runs themselves are kept)
 _DIGEST_IN_FROM = re.compile(r"\] FROM (\S+)$")
 
 MIGRATIONS: list[str] = [
@@ -234,7 +235,17 @@ class History:
                     (run_id, snapshot.kind, snapshot.dockerfile_text, snapshot.dockerignore, snapshot.ignored,
                      zlib.compress(json.dumps(files, separators=(",", ":")).encode())))
         self.recorded[id(model)] = run_id
+        self.prune_contexts(project)
         return run_id
+
+    def prune_contexts(self, project_path, keep: int = KEEP_CONTEXTS) -> int:
+        """Drop the context manifests of all but the newest `keep` runs of a project (they are the
+        bulk of the database); returns how many were dropped."""
+        with self._lock, self.conn:
+            cur = self.conn.execute(
+                "DELETE FROM contexts WHERE run_id IN (SELECT id FROM runs WHERE project = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                (_norm(project_path), int(keep)))
+            return cur.rowcount
 
     def set_misses(self, run_id: int, misses: dict[str, dict | None]) -> None:
         """Store the explanations computed after the run was recorded (step name -> miss)."""

@@ -120,3 +120,14 @@ def test_history_command_with_no_builds_and_a_missing_path(tmp_path, capsys):
     assert "no builds recorded" in capsys.readouterr().out
     assert cli.main(["history", str(tmp_path / "missing"), "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["error"]["kind"] == "bad-input"
+
+
+def test_old_context_manifests_are_pruned_runs_kept(tmp_path):
+    (tmp_path / "proj").mkdir()
+    p = _project(tmp_path / "proj")
+    snap = project.snapshot(p, {})
+    h = history.History.open(tmp_path / "h.sqlite3")
+    ids = [h.record({"project": p.path}, model.load(_stream(False), returncode=0), snap) for _ in range(4)]
+    assert h.prune_contexts(p.path, keep=2) == 2
+    assert [h.context(i) is not None for i in ids] == [False, False, True, True]
+    assert len(h.runs(p.path)) == 4
