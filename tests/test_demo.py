@@ -13,7 +13,7 @@ pytestmark = pytest.mark.sandbox
 
 DOCKERFILE = """\
 FROM scratch AS base
-COPY busybox /bin/busybox
+COPY --chmod=755 busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 FROM base
 COPY app.txt /app.txt

@@ -3,7 +3,9 @@ each builds a copy of a small project, changes one thing, builds again through t
 snapshots, records history and explains), and checks the kind and its evidence. Where the
 sandbox's cache debug database can confirm the kind from the real cache keys, that is checked too.
 
-Every project carries a token of its own so builds never share cache keys across tests."""
+Every project carries a token of its own so builds never share cache keys across tests, and busybox
+is copied with --chmod=755 (unlike the bundled example) so these builds leave nothing in the builder's cache
+that the example's own steps could hit in later tests."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.sandbox
 
 DOCKERFILE = """\
 FROM scratch AS base
-COPY busybox /bin/busybox
+COPY --chmod=755 busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 
 FROM base AS app
@@ -30,6 +32,7 @@ COPY src/ ./src/
 RUN cat src/*.txt > out.txt
 RUN echo "$FLAVOR" > flavor.txt
 """
+BASE_COPY = "[base 1/2] COPY --chmod=755 busybox /bin/busybox"
 COPY_SRC = "[app 2/4] COPY src/ ./src/"
 RUN_CAT = "[app 3/4] RUN cat src/*.txt > out.txt"
 
@@ -150,7 +153,7 @@ def test_cache_unavailable_after_prune_without_registry_cache(sandbox, proj):
     build(sandbox, proj)
     prune(sandbox)
     misses = executed(build(sandbox, proj))
-    root = misses["[base 1/2] COPY busybox /bin/busybox"]
+    root = misses[BASE_COPY]
     assert root["kind"] == "cache-unavailable" and root["reason"] == "evicted"
     assert "no registry cache is configured" in root["detail"]
     assert misses[COPY_SRC]["kind"] == "parent-missed"
@@ -160,7 +163,7 @@ def test_cache_unavailable_names_an_empty_ref(sandbox, sandbox_credential, proj,
     build(sandbox, proj)
     prune(sandbox)
     misses = executed(build(sandbox, proj, cache_ref=unique_ref))  # nothing was ever exported there
-    root = misses["[base 1/2] COPY busybox /bin/busybox"]
+    root = misses[BASE_COPY]
     assert root["kind"] == "cache-unavailable" and root["reason"] == "ref-empty", root
     assert unique_ref in root["detail"] and "empty" in root["detail"]
 
@@ -170,7 +173,7 @@ def test_cache_unavailable_names_a_failed_import(sandbox, proj):
     prune(sandbox)
     ref = "127.0.0.1:9/nothing/listens:here"  # the discard port: connection refused
     misses = executed(build(sandbox, proj, cache_ref=ref, no_export=True))
-    root = misses["[base 1/2] COPY busybox /bin/busybox"]
+    root = misses[BASE_COPY]
     assert root["kind"] == "cache-unavailable" and root["reason"] == "import-failed", root
     assert "unreachable" in root["detail"] and ref in root["detail"]
 
@@ -191,7 +194,7 @@ def test_cache_unavailable_names_the_build_that_overwrote_the_ref(sandbox, sandb
 
 MIN_DOCKERFILE = """\
 FROM scratch AS base
-COPY busybox /bin/busybox
+COPY --chmod=755 busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 
 FROM base AS build
@@ -224,7 +227,7 @@ def test_cache_unavailable_names_mode_min(sandbox, sandbox_credential, proj, uni
 def _push_base(sandbox, cred, ref, content, tmp):
     d = tmp / f"base-{uuid.uuid4().hex[:6]}"
     d.mkdir()
-    (d / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\nCOPY marker /marker\n")
+    (d / "Dockerfile").write_text("FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\nCOPY marker /marker\n")
     subprocess.run(["cp", str(example.find_busybox()), str(d / "busybox")], check=True)
     (d / "marker").write_text(content)
     with dockerconfig.temporary([cred]) as cfg:
