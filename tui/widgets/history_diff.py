@@ -47,8 +47,14 @@ class RunDiff:
     changes: list[str] = field(default_factory=list)  # one line each; empty: nothing changed that we track
 
 
+def _instruction(name: str) -> str:
+    """`[build 2/3] RUN make` -> `RUN make` (names without the step numbering)."""
+    return name.partition("] ")[2] if name.startswith("[") else name
+
+
 def pair_steps(a: Any, b: Any) -> list[StepPair]:
-    """B's steps in B's order, each with its counterpart in A; A's unmatched steps at the end."""
+    """B's steps in B's order, each with its counterpart in A (same stage and index, else the same
+    name, else the same instruction in the same stage); A's unmatched steps at the end."""
     used: set[int] = set()
     pairs: list[StepPair] = []
     a_steps = list(a.steps)
@@ -59,6 +65,9 @@ def pair_steps(a: Any, b: Any) -> list[StepPair]:
                           and s.index == sb.index and s.total == sb.total), None)
         if match is None:
             match = next((s for i, s in enumerate(a_steps) if i not in used and s.name == sb.name), None)
+        if match is None:  # a step added or removed before it renumbers the stage: same instruction
+            match = next((s for i, s in enumerate(a_steps) if i not in used and (s.stage or "") == (sb.stage or "")
+                          and _instruction(s.name) == _instruction(sb.name)), None)
         if match is not None:
             used.add(a_steps.index(match))
         pairs.append(StepPair(sb.name, match, sb))

@@ -80,8 +80,10 @@ class HistoryTrends(Horizontal):
         runs = list(reversed(runs_newest_first))
         ratios = [hit_ratio(r) or 0.0 for r in runs]
         times = [float(r.duration_s or 0.0) for r in runs]
-        self.query_one("#trend-hit", Sparkline).data = ratios
-        self.query_one("#trend-time", Sparkline).data = times
+        for spark_id, data in (("#trend-hit", ratios), ("#trend-time", times)):
+            spark = self.query_one(spark_id, Sparkline)
+            spark.data = data
+            spark.display = bool(data)
         if runs:
             avg = sum(ratios) / len(ratios)
             self.query_one("#trend-hit-label", Static).update(Text.assemble(

@@ -22,7 +22,8 @@ class RecentProjects(OptionList):
         for path, cache_ref in projects:
             p = Path(path)
             mark = "● " if path == current else "  "
-            label = Text.assemble(mark, (p.name or path, "bold"), "  ", (tilde(p.parent), "dim"))
+            label = Text.assemble(mark, (p.name or path, "bold"), "  ", (tilde(p.parent), "dim"),
+                                  no_wrap=True, overflow="ellipsis")
             if cache_ref:
                 label.append(f"\n    {cache_ref}", style="dim")
             self.add_option(Option(label, id=path))

@@ -42,7 +42,7 @@ class RegistryChecks(Vertical):
     """The checks table, the fix for a failure, and the cache summary."""
 
     DEFAULT_CSS = """
-    RegistryChecks { height: 1fr; }
+    RegistryChecks { height: 1fr; overflow-y: auto; }
     RegistryChecks #checks-heading { height: auto; padding: 0 1; }
     RegistryChecks #checks-table { height: auto; overflow-x: hidden; }
     RegistryChecks #checks-fix { height: auto; padding: 0 1; color: $warning; }
@@ -145,7 +145,7 @@ class RegistryChecks(Vertical):
     @staticmethod
     def _cache_text(result: Any) -> Text:
         cache = getattr(result, "cache", None)
-        text = Text("What the cache holds\n", style="bold")
+        text = Text.assemble(("What the cache holds: ", "bold"))
         checks = {c.name: c for c in getattr(result, "checks", [])}
         pull = checks.get("pull")
         if cache is None or pull is None or (not pull.ok):
@@ -154,14 +154,13 @@ class RegistryChecks(Vertical):
         if not cache.present:
             text.append("nothing yet: no cache manifest at this ref; the first build that exports will create it", style="dim")
             return text
-        rows = [("Layers", str(cache.layers)), ("Size", human_bytes(cache.size_bytes)),
-                ("Updated", cache.updated or "unknown"), ("Records", str(cache.records))]
+        text.append(f"{cache.layers} layers", style="bold")
+        text.append(" · ")
+        text.append(human_bytes(cache.size_bytes), style="bold")
+        text.append(f" · {cache.records} records · updated ")
+        text.append(cache.updated or "unknown", style="bold")
         if cache.form:
-            rows.append(("Form", cache.form))
-        for label, value in rows:
-            text.append(f"  {label:<9}", style="dim")
-            text.append(value + "\n")
-        text.rstrip()
+            text.append(f" · {cache.form} form", style="dim")
         return text
 
     # -- rendering ----------------------------------------------------------------------------------

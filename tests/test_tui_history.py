@@ -1,0 +1,130 @@
+"""The History screen and the compare view: snapshots of a project's recorded builds (six builds
+replayed from tests/fixtures/recorded through the real model, history and explain code) and of
+two builds side by side, at 120x40 and 80x24; and what the compare pairs and reports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from railpack_tui.tui.screens.history import HistoryScreen
+from railpack_tui.tui.screens.history_compare import CompareScreen
+from railpack_tui.tui.widgets.history_diff import compare, pair_steps
+from support.tui_fixtures import fill_history, settle
+from tui_support import PROJECT, make_app
+
+SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
+
+
+@pytest.fixture()
+def recorded(tmp_path, monkeypatch):
+    """Six recorded builds of PROJECT in a private history database; times shown in UTC."""
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    db = fill_history(tmp_path / "data" / "history.sqlite3", str(PROJECT))
+    yield db
+    db.close()
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def _on_history(pilot):
+    await pilot.press("4")
+    await settle(pilot)
+
+
+def _compare(*keys):
+    async def run_before(pilot):
+        await _on_history(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await settle(pilot)
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_history_with_several_runs(snap_compare, tmp_path, recorded, size):
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZES[size], run_before=_on_history)
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_compare_file_change_with_warm_build(snap_compare, tmp_path, recorded, size):
+    # build #3 (src/main.txt edited) against #2 (warm): COPY src/ lost the cache, and why
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZES[size], run_before=_compare("down", "down", "down", "enter"))
+
+
+def test_compare_marked_builds(snap_compare, tmp_path, recorded):
+    # mark #1 (the first, cold build), then compare #6 (warm) with it
+    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40),
+                        run_before=_compare(*["down"] * 5, "space", *["up"] * 5, "enter"))
+
+
+def test_empty_history(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(tmp_path / "data"))
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=_on_history)
+
+
+async def test_rows_and_sparklines_follow_the_database(tmp_path, recorded):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_history(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("#history-runs", DataTable)
+        assert [table.get_row_at(i)[1] for i in range(table.row_count)] == ["6", "5", "4", "3", "2", "1"]
+        assert screen.query_one("#trend-hit").data == [0.0, 1.0, 0.625, 0.75, 0.0, 1.0]
+
+
+async def test_enter_compares_with_the_build_before(tmp_path, recorded):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_history(pilot)
+        await pilot.press("down", "enter")  # #5 against #4
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert (screen.diff.a.id, screen.diff.b.id) == (4, 5)
+        assert "cache import: ok → unauthorized" in screen.diff.changes
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+
+
+def test_pairing_follows_stage_and_index_when_a_build_arg_renames_a_run(recorded):
+    runs = {r.id: r for r in recorded.runs(PROJECT)}
+    diff = compare(runs[3], runs[4])  # APP_VERSION 1.0.0 -> 2.0.0
+    renamed = [p for p in diff.pairs if p.a is not None and p.b is not None and p.a.name != p.b.name]
+    assert [(p.a.name[:30], p.b.name[:30]) for p in renamed] == [
+        ('[build 2/2] RUN echo "building', '[build 2/2] RUN echo "building')]
+    assert "1.0.0" in renamed[0].a.name and "2.0.0" in renamed[0].b.name
+    assert len(diff.pairs) == 8  # nothing unmatched
+    assert "build arg APP_VERSION added: 2.0.0" in diff.changes
+
+
+def test_files_changed_and_direction(recorded):
+    runs = {r.id: r for r in recorded.runs(PROJECT)}
+    diff = compare(runs[2], runs[3])
+    assert "files modified: src/main.txt" in diff.changes
+    worse = [p.name for p in diff.pairs if p.direction == "worse"]
+    assert worse[0] == "[build 1/2] COPY src/ ./src/"
+    copy = next(p for p in diff.pairs if p.name == "[build 1/2] COPY src/ ./src/")
+    assert copy.b.miss["kind"] == "files-changed"
+
+
+def test_pair_steps_keeps_steps_only_in_one_build():
+    from types import SimpleNamespace as S
+
+    a = S(steps=[S(name="[1/2] RUN a", stage=None, index=1, total=2, state="cached"),
+                 S(name="[2/2] RUN b", stage=None, index=2, total=2, state="cached")])
+    b = S(steps=[S(name="[1/1] RUN a", stage=None, index=1, total=1, state="cached")])
+    pairs = pair_steps(a, b)
+    assert [(p.a.name if p.a else None, p.b.name if p.b else None) for p in pairs] == [
+        ("[1/2] RUN a", "[1/1] RUN a"), ("[2/2] RUN b", None)]
+    assert [p.changed for p in pairs] == [True, True]

@@ -1,0 +1,164 @@
+"""The Projects screen: snapshots of a detected Dockerfile project (120x40 and 80x24), and pilot
+tests of what a user does there: open a directory from the path input, see a non-project refused
+with its fix, get a directory completed, keep a cache ref and builder (validated) for the project,
+and find it again among the recent projects after a restart."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList
+
+from railpack_tui.tui.screens.projects import ProjectsScreen, ProjectTree
+from railpack_tui.tui.widgets.projects_detection import DetectionView
+from railpack_tui.tui.widgets.projects_path_input import complete_dir, tilde
+from support.tui_fixtures import EXAMPLE, settle
+from tui_support import make_app
+
+SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    """$HOME with a copy of the example project in it, so paths render as ~/cache-demo."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    shutil.copytree(EXAMPLE, h / "cache-demo", ignore=shutil.ignore_patterns("__pycache__"))
+    (h / "notes").mkdir()
+    (h / "notes" / "todo.txt").write_text("not a project\n")
+    return h
+
+
+async def _on_projects(pilot):
+    await pilot.press("2")
+    await settle(pilot)
+    tree = pilot.app.screen.query_one(ProjectTree)
+    for _ in range(200):  # the DirectoryTree loads its root in a worker of its own
+        if tree.root.children:
+            break
+        await pilot.pause(0.02)
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_detected_dockerfile(snap_compare, tmp_path, home, size):
+    app = make_app(tmp_path, project=home / "cache-demo")
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=_on_projects)
+
+
+async def test_detection_shows_stages_and_steps(tmp_path, home):
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        screen = app.screen
+        assert isinstance(screen, ProjectsScreen)
+        tree = screen.query_one(DetectionView)
+        stages = [str(n.label) for n in tree.root.children]
+        assert [s.split()[0] for s in stages] == ["base", "deps", "build", "final"]
+        build = tree.root.children[2]
+        assert [str(n.label) for n in build.children] == ["1/2 COPY src/ ./src/",
+                                                          '2/2 RUN echo "building 1.0.0"; sleep 1; cat src/*.txt > app.txt; echo "1.0.0" > version.txt']
+
+
+async def test_open_from_path_input_makes_it_the_project(tmp_path, home):
+    other = home / "second"
+    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+    app = make_app(tmp_path, project=home / "cache-demo", cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        path = app.screen.query_one("#project-path", Input)
+        path.value = "~/second"
+        path.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.project == other.resolve()
+        assert app.screen.shown_path == other.resolve()
+        assert str(other.resolve()) in app.state.settings.recent_projects
+
+
+async def test_a_directory_without_a_project_is_refused_with_the_fix(tmp_path, home):
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        app.screen.open_path(home / "notes")
+        await settle(pilot)
+        assert app.state.project == home / "cache-demo"  # unchanged
+        heading = str(app.screen.query_one("#project-heading").render())
+        assert "has no Dockerfile and nothing Railpack recognises" in heading
+        assert "Fix: add a Dockerfile" in heading
+
+
+def test_complete_dir(home):
+    assert complete_dir(str(home) + "/cach") == str(home) + "/cache-demo/"
+    assert complete_dir("~/no") == "~/notes/"
+    assert complete_dir("~/cache-demo/s") == "~/cache-demo/src/"
+    assert complete_dir("~/cache-demo/") is None  # nothing typed yet
+    assert complete_dir("~/zzz") is None
+    assert tilde(home / "cache-demo") == "~/cache-demo"
+    assert tilde("/etc") == "/etc"
+
+
+async def test_path_input_suggests_a_completion(tmp_path, home):
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        await pilot.press("slash")
+        path = app.screen.query_one("#project-path", Input)
+        path.value = ""
+        await pilot.press(*"~/no")
+        await pilot.pause(0.2)
+        await pilot.press("right")  # accept the suggestion
+        await pilot.pause()
+        assert path.value == "~/notes/"
+
+
+async def test_cache_ref_and_builder_are_validated_and_kept(tmp_path, home):
+    project = home / "cache-demo"
+    app = make_app(tmp_path, project=project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        ref = app.screen.query_one("#choice-cache-ref", Input)
+        ref.focus()
+        ref.value = "https://registry.example.com/team/app:cache"
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        problem = str(app.screen.query_one("#choice-problem").render())
+        assert "URL scheme" in problem and "leave out" in problem
+        assert app.state.cache_ref != ref.value  # not kept while invalid
+
+        ref.value = "registry.example.com/team/app:cache"
+        app.screen.query_one("#choice-builder", Input).value = "tcp://buildkit.internal:1234"
+        await pilot.pause()
+        assert "Fix:" not in str(app.screen.query_one("#choice-problem").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "kept for this project" in str(app.screen.query_one("#choice-problem").render())
+        assert app.state.cache_ref == "registry.example.com/team/app:cache"
+        assert app.state.builder == "tcp://buildkit.internal:1234"
+        kept = app.state.settings.project_settings(project)
+        assert kept["cache_ref"] == "registry.example.com/team/app:cache"
+
+
+async def test_recent_projects_survive_a_restart(tmp_path, home):
+    other = home / "second"
+    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        app.screen.open_path(other)
+        await settle(pilot)
+    again = make_app(tmp_path, project=home / "cache-demo")
+    async with again.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        recent = again.screen.query_one("#project-recent", OptionList)
+        ids = [recent.get_option_at_index(i).id for i in range(recent.option_count)]
+        assert str(other.resolve()) in ids
+        recent.focus()
+        recent.highlighted = ids.index(str(other.resolve()))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert again.state.project == other.resolve()

@@ -1,0 +1,195 @@
+"""The Registries screen: snapshots (the list, test results all ok / unauthorized / unreachable,
+no keyring, the add form with a typed password) from fixed results and an in-memory keyring, and
+pilot tests: add a ref with its password through the form (keyring, or session only when there
+is no keyring), delete, and never a password on screen."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyring.backends import fail
+from textual.widgets import Checkbox, DataTable, Input
+
+from railpack_tui.core import credentials
+from railpack_tui.tui.screens.registries import RegistriesScreen
+from railpack_tui.tui.screens.registries_form import RegistryFormScreen
+from railpack_tui.tui.widgets.registries_store import SavedRef, load_refs, put_ref
+from support.tui_fixtures import (REF, MemoryKeyring, result_all_ok, result_unauthorized, result_unreachable,
+                                  settle)
+from tui_support import make_app
+
+SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
+UNREACHABLE_REF = "127.0.0.1:5999/team/cache-demo:cache"
+SECRET = "hunter2-Never-Shown"
+
+
+@pytest.fixture()
+def isolated(tmp_path, monkeypatch):
+    """Private config dir (credential names index, settings) and an in-memory keyring."""
+    monkeypatch.setenv("RAILPACK_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(tmp_path / "no-sandbox"))
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+    credentials._session.clear()
+
+
+@pytest.fixture()
+def no_keyring(isolated):
+    keyring.set_keyring(fail.Keyring())
+    yield
+
+
+def _app(tmp_path):
+    app = make_app(tmp_path, cache_ref=REF)
+    put_ref(app.state.settings, SavedRef(REF, "ci-bot"))
+    put_ref(app.state.settings, SavedRef(UNREACHABLE_REF, ""))
+    return app
+
+
+def _saved_ci_bot():
+    credentials.save(credentials.Credential("registry.example.com", "ci-bot", SECRET))
+
+
+async def _on_registries(pilot):
+    await pilot.press("3")
+    await settle(pilot)
+
+
+def _show(result_factory, ref=REF, username="ci-bot"):
+    async def run_before(pilot):
+        await _on_registries(pilot)
+        pilot.app.screen.show_result(SavedRef(ref, username), result_factory())
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_list(snap_compare, tmp_path, isolated, size):
+    _saved_ci_bot()
+    assert snap_compare(_app(tmp_path), terminal_size=SIZES[size], run_before=_on_registries)
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_result_all_ok(snap_compare, tmp_path, isolated, size):
+    _saved_ci_bot()
+    assert snap_compare(_app(tmp_path), terminal_size=SIZES[size], run_before=_show(result_all_ok))
+
+
+def test_result_unauthorized(snap_compare, tmp_path, isolated):
+    _saved_ci_bot()
+    assert snap_compare(_app(tmp_path), terminal_size=(120, 40), run_before=_show(result_unauthorized))
+
+
+def test_result_unreachable(snap_compare, tmp_path, isolated):
+    _saved_ci_bot()
+    assert snap_compare(_app(tmp_path), terminal_size=(120, 40),
+                        run_before=_show(result_unreachable, ref=UNREACHABLE_REF, username=""))
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_no_keyring(snap_compare, tmp_path, no_keyring, size):
+    assert snap_compare(_app(tmp_path), terminal_size=SIZES[size], run_before=_on_registries)
+
+
+def test_add_form_masks_the_password(snap_compare, tmp_path, isolated):
+    async def run_before(pilot):
+        await _on_registries(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"registry.example.com/team/other:cache", "tab", *"ci-bot", "tab", *SECRET)
+        await pilot.pause()
+
+    assert snap_compare(_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+
+# --- behaviour ------------------------------------------------------------------------------------
+
+async def _fill_form(pilot, ref, username, password, *, session_only=False):
+    await pilot.press("a")
+    await pilot.pause()
+    form = pilot.app.screen
+    assert isinstance(form, RegistryFormScreen)
+    form.query_one("#form-ref", Input).value = ref
+    form.query_one("#form-username", Input).value = username
+    form.query_one("#form-password", Input).value = password
+    if session_only:
+        form.query_one("#form-session", Checkbox).value = True
+    await pilot.click("#form-save")
+    await settle(pilot)
+
+
+async def test_add_saves_the_password_in_the_keyring_and_the_name_in_settings(tmp_path, isolated):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        await _fill_form(pilot, "registry.example.com/team/other:cache", "deployer", SECRET)
+        screen = app.screen
+        assert isinstance(screen, RegistriesScreen)
+        assert isolated.store[(credentials.service_name("registry.example.com"), "deployer")] == SECRET
+        refs = {s.ref: s for s in load_refs(app.state.settings)}
+        assert refs["registry.example.com/team/other:cache"].username == "deployer"
+        assert SECRET not in app.state.settings.path.read_text()
+        table = screen.query_one("#registries-table", DataTable)
+        row = table.get_row("registry.example.com/team/other:cache")
+        assert str(row[2]) == "keyring"
+        svg = app.export_screenshot()
+        assert SECRET not in svg
+        assert all(SECRET not in str(n.message) for n in app._notifications)
+
+
+async def test_without_a_keyring_the_password_is_kept_for_the_session_only(tmp_path, no_keyring):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        session = app.screen.query_one("#form-session", Checkbox)
+        assert session.value is True and session.disabled  # the only choice
+        await pilot.press("escape")
+        await pilot.pause()
+        await _fill_form(pilot, "registry.example.com/team/other:cache", "deployer", SECRET)
+        cred = credentials.for_registry("registry.example.com", "deployer")
+        assert cred is not None and cred.source == "session" and cred.password == SECRET
+        row = app.screen.query_one("#registries-table", DataTable).get_row("registry.example.com/team/other:cache")
+        assert str(row[2]) == "session"
+        assert SECRET not in app.export_screenshot()
+
+
+async def test_form_refuses_a_bad_ref_with_its_fix(tmp_path, isolated):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#form-ref", Input).value = "Registry.Example.com/Team/App"
+        await pilot.click("#form-save")
+        await pilot.pause()
+        assert isinstance(app.screen, RegistryFormScreen)  # still open
+        problem = str(form.query_one("#form-problem").render())
+        assert "uppercase" in problem and "Fix:" in problem
+
+
+async def test_delete_and_use(tmp_path, isolated):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index(UNREACHABLE_REF))
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.state.cache_ref == UNREACHABLE_REF
+        await pilot.press("d")
+        await pilot.pause()
+        assert UNREACHABLE_REF not in [s.ref for s in load_refs(app.state.settings)]
+
+
+def test_form_result_never_prints_the_password():
+    from railpack_tui.tui.screens.registries_form import RegistryForm
+
+    form = RegistryForm(SavedRef(REF, "ci-bot"), SECRET, session_only=False)
+    assert SECRET not in repr(form) and SECRET not in str(form) and SECRET not in f"{form}"
