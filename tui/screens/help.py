@@ -2,45 +2,56 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
-HELP = """\
-# railpack-tui
+EVERYWHERE = [
+    ("1 2 3 4", "Build, Projects, Registries, History"),
+    ("b", "build the current project with its cache ref"),
+    ("r", "rebuild with the same settings"),
+    ("c", "cancel the running build"),
+    ("t", "test the cache ref's registry (on Registries)"),
+    ("T", "next theme: dark, light, high contrast (remembered)"),
+    ("ctrl+p", "command palette: every action"),
+    ("?  q", "this help · quit"),
+]
+BUILD = [
+    ("↑ ↓", "select a step: its logs follow below"),
+    ("enter", "the step's details: why it ran, error, full logs"),
+    ("/", "filter steps by words or state (cached, running, error)"),
+    ("tab", "next pane (steps, logs)"),
+    ("y", "copy the equivalent command line (for CI)"),
+    ("esc", "back: close, clear the filter, follow the running step"),
+]
+NOTES = (
+    ("States  ", "CACHED did not run, its result came from a cache · RUNNING · DONE ran (a miss) · "
+                 "ERROR · CANCELED · WAIT not started yet"),
+    ("Pulled  ", "bytes of layers pulled from the registry cache for the step"),
+    ("Cold    ", "when the cache import fails (bad credentials, unreachable registry) BuildKit builds "
+                 "everything and still succeeds: a red banner says so. An empty ref on a first build is "
+                 "normal and says so quietly."),
+)
 
-Builds with a shared registry layer cache: every step's hit or miss, and why.
 
-| Key | Everywhere |
-|---|---|
-| `1` `2` `3` `4` | Build, Projects, Registries, History |
-| `b` | build the current project with its cache ref |
-| `r` | rebuild with the same settings |
-| `c` | cancel the running build |
-| `t` | test the cache ref's registry (on Registries) |
-| `T` | next theme (dark, light, high contrast; remembered) |
-| `ctrl+p` | command palette: every action |
-| `?` | this help · `q` quit |
-
-| Key | Build screen |
-|---|---|
-| `↑` `↓` | select a step: its logs follow below |
-| `enter` | the step's details (miss reason, error, full logs) |
-| `/` | filter steps by name or state (`cached`, `run`, `error`) |
-| `tab` | next pane (steps, logs) |
-| `y` | copy the equivalent command line |
-| `esc` | back / clear the filter |
-
-**States**: `CACHED` the step did not run, its result came from a cache ·
-`RUNNING` · `DONE` it ran (a cache miss) · `ERROR` · `CANCELED` · `WAIT` not started.
-
-**Pulled** is the bytes of layers pulled from the registry cache for a step.
-**Cold**: when the cache import fails (bad credentials, unreachable registry) BuildKit builds
-everything from scratch and still succeeds: the red banner says so. An empty ref on the first
-build is normal and says *first build*.
-"""
+def help_text() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True, min_width=9)
+    grid.add_column()
+    grid.add_row(Text("railpack-tui", style="bold"), Text("every step's cache hit or miss, and why", style="dim"))
+    for title, rows in (("Everywhere", EVERYWHERE), ("Build screen", BUILD)):
+        grid.add_row("", "")
+        grid.add_row(Text(title, style="bold underline"), "")
+        for key, what in rows:
+            grid.add_row(key, what)
+    grid.add_row("", "")
+    for label, what in NOTES:
+        grid.add_row(label.strip(), what)
+    return grid
 
 
 class HelpScreen(ModalScreen[None]):
@@ -52,7 +63,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(HELP)
+            yield Static(help_text())
+
+    def on_mount(self) -> None:
+        body = self.query_one("#help-body")
+        body.border_title = "Help"
+        body.border_subtitle = "esc closes"
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -36,6 +36,9 @@ class StepLogs(Log):
         if lines:
             self.write_lines(lines)
         self._written = written
-        if not self.line_count and bv.state_of(step) == "cached":
-            self.write_line("(cached: the step did not run, so it has no output)")
-            self._written = 0
+        if not self.line_count and not self._written:
+            placeholder = {"cached": "(cached: the step did not run, so it has no output)",
+                           "done": "(no output)", "canceled": "(cancelled before it printed anything)",
+                           "error": "(no output; Enter shows the error)"}.get(bv.state_of(step))
+            if placeholder:
+                self.write_line(placeholder)
