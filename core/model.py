@@ -347,6 +347,10 @@ class BuildModel:
                     if type(msg) is dict and (end == len(text) or not text[end:].strip()):
                         self.feed_message(msg)
                         return
+                    if "\n" in text.rstrip("\r\n"):  # several lines in one chunk
+                        self.lines_fed -= 1
+                        self.feed_lines(text.splitlines())
+                        return
                     self.bad_lines += 1
                 elif text[:1] in (" ", "\t") and text.lstrip()[:1] == "{":
                     msg = json.loads(text)

@@ -68,6 +68,10 @@ class PlainParser:
         if isinstance(line, bytes):
             line = line.decode("utf-8", "replace")
         line = line.rstrip("\r\n")
+        if "\n" in line:  # several lines in one chunk
+            for part in line.split("\n"):
+                self.feed(part)
+            return
         m = _PLAIN_LINE.match(line)
         if not m:
             self.model._other(line)

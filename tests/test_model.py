@@ -342,6 +342,15 @@ def test_bytes_lines_and_bad_utf8():
     assert len(m.output) == 1
 
 
+def test_a_chunk_of_several_lines_is_split():
+    m = BuildModel("rawjson")
+    m.feed_line(vx(1, "[1/1] RUN x", started=T0) + "\n" + log(1, "hi\n") + "\n" + vx(1, "[1/1] RUN x", started=T0, completed=T1) + "\n")
+    assert m.steps[0].state == "executed" and m.steps[0].logs.lines() == ["hi"] and m.bad_lines == 0
+    p = BuildModel("plain")
+    p.feed_line("#1 [1/1] RUN x\n#1 0.100 hi\n#1 DONE 0.1s\n")
+    assert p.steps[0].state == "executed" and p.steps[0].logs.lines() == ["hi"]
+
+
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError):
         BuildModel("tty")
