@@ -65,7 +65,7 @@ def annotate(model, snapshot, history, request_info) -> None:
         history = history_mod.default()
     info = dict(request_info or {})
     project = history_mod._norm(info.get("project") or (snapshot.project_path if snapshot else ""))
-    run_id = info.get("run_id") or history.recorded.get(id(model))
+    run_id = info.get("run_id") or history.run_id_of(model)
     df = snapshot.dockerfile() if snapshot is not None else None
     ctx = _Ctx(model, snapshot, history, info, project, run_id, df)
     steps = list(getattr(model, "steps", []) or [])

@@ -22,6 +22,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +165,7 @@ class History:
         self.path = path
         self.notices = notices
         self._lock = threading.RLock()
-        self.recorded: dict[int, int] = {}   # id(model) -> run id, for annotate after record
+        self._recorded: dict[int, tuple] = {}  # id(model) -> (weakref to the model, run id)
 
     # -------------------------------------------------------------- opening
     @classmethod
@@ -234,7 +235,7 @@ class History:
                     "INSERT INTO contexts (run_id, kind, dockerfile_text, dockerignore, ignored, files) VALUES (?,?,?,?,?,?)",
                     (run_id, snapshot.kind, snapshot.dockerfile_text, snapshot.dockerignore, snapshot.ignored,
                      zlib.compress(json.dumps(files, separators=(",", ":")).encode())))
-        self.recorded[id(model)] = run_id
+        self._remember(model, run_id)
         self.prune_contexts(project)
         return run_id
 
@@ -246,6 +247,19 @@ class History:
                 "DELETE FROM contexts WHERE run_id IN (SELECT id FROM runs WHERE project = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
                 (_norm(project_path), int(keep)))
             return cur.rowcount
+
+    def _remember(self, model, run_id: int) -> None:
+        try:
+            ref = weakref.ref(model)
+        except TypeError:
+            return
+        self._recorded = {k: v for k, v in self._recorded.items() if v[0]() is not None}
+        self._recorded[id(model)] = (ref, run_id)
+
+    def run_id_of(self, model) -> int | None:
+        """The run id `record` gave this very model object (None if it was not recorded here)."""
+        entry = self._recorded.get(id(model))
+        return entry[1] if entry and entry[0]() is model else None
 
     def set_misses(self, run_id: int, misses: dict[str, dict | None]) -> None:
         """Store the explanations computed after the run was recorded (step name -> miss)."""

@@ -131,3 +131,13 @@ def test_old_context_manifests_are_pruned_runs_kept(tmp_path):
     assert h.prune_contexts(p.path, keep=2) == 2
     assert [h.context(i) is not None for i in ids] == [False, False, True, True]
     assert len(h.runs(p.path)) == 4
+
+
+def test_run_id_of_knows_only_the_recorded_model_object(tmp_path):
+    (tmp_path / "proj").mkdir()
+    p = _project(tmp_path / "proj")
+    h = history.History.open(tmp_path / "h.sqlite3")
+    m = model.load(_stream(False), returncode=0)
+    rid = h.record({"project": p.path}, m, project.snapshot(p, {}))
+    assert h.run_id_of(m) == rid
+    assert h.run_id_of(model.load(_stream(False), returncode=0)) is None
