@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 import socket
 import sys
+from pathlib import Path
 
 from ..errors import BadInput, EnvironmentProblem
 from ..netutil import port_free
@@ -15,8 +16,8 @@ from ..netutil import port_free
 def dashboard_command(project: str | None = None, theme: str | None = None) -> str:
     """The shell command textual-serve runs for each browser session."""
     argv = [sys.executable, "-m", "railpack_tui.core"]
-    if project:
-        argv += ["--project", project]
+    if project:  # absolute: the dashboard processes may not start in this directory
+        argv += ["--project", str(Path(project).expanduser().resolve())]
     if theme:
         argv += ["--theme", theme]
     return shlex.join(argv)
@@ -44,6 +45,9 @@ def _check(host: str, port: int) -> None:
 def run(args) -> int:
     host, port = args.host, args.port
     _check(host, port)
+    project = getattr(args, "project", None)
+    if project and not Path(project).expanduser().is_dir():
+        raise BadInput(f"project directory {project!r} does not exist.", fix="pass a directory that holds a Dockerfile or a Railpack app")
     try:
         from textual_serve.server import Server
     except ImportError:
