@@ -349,7 +349,6 @@ class BuildRun:
     def _pump(self, proc, tail: list[str]) -> int:
         sink = open(self.request.progress_file, "w") if self.request.progress_file else None
         try:
-            last = 0.0
             for line in proc.lines():
                 if sink:
                     sink.write(line + "\n")
@@ -360,12 +359,9 @@ class BuildRun:
                         self.on_event(RunEvent("output", line))
                     continue
                 self.model.feed_line(line)
-                now = time.monotonic()
-                if now - last > 0.05:
-                    last = now
-                    changes = self.model.drain_changes()
-                    if changes:
-                        self.on_event(RunEvent("progress", changes=changes))
+                changes = self.model.drain_changes()
+                if changes:  # every line: a throttle here would hide the last change before a quiet step
+                    self.on_event(RunEvent("progress", changes=changes))
             return proc.wait()
         finally:
             if sink:
