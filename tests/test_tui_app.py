@@ -285,3 +285,26 @@ def test_unknown_theme_is_bad_input():
 
     with pytest.raises(BadInput):
         run_app(Setup(project=Path("/tmp"), builder=None, cache_ref=None), theme="no-such-theme")
+
+
+async def test_a_finished_build_selects_where_the_cache_broke(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "file-change")
+        assert app.screen.selected_step().name == "[build 1/2] COPY src/ ./src/"
+        assert "Cache broke at [build 1/2] COPY src/ ./src/" in str(app.screen.query_one("#root-misses").render())
+
+
+async def test_an_export_the_build_never_reached_is_not_called_a_failure(tmp_path):
+    from railpack_tui.tui.replay import replay
+    from tui_support import stream
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model = replay(stream("cancelled"), returncode=1, export_refs=["registry.example:5000/team/x:cache"])
+        app.show_build(model)
+        await pilot.pause()
+        phases = str(app.screen.query_one("#phases").render())
+        assert "not reached" in phases and "failed" not in phases
+        assert "CANCELLED" in str(app.screen.query_one("#status").render())

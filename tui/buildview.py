@@ -174,6 +174,7 @@ OUTCOME_WORDS = {
     "ignored-error": "failed (ignored)",
     "running": "running",
     "pending": "waiting",
+    "not-reached": "not reached (the build stopped first)",
 }
 
 IMPORT_FIXES = {

@@ -212,8 +212,10 @@ class BuildScreen(Screen):
         if running:
             target = max(running, key=lambda s: bv.ts(s.started) or 0)
         elif self.job is not None and not self.job.running:
+            # a finished build: its failed step, else where the cache broke
             errors = [s for s in self.snapshot.steps if bv.state_of(s) == "error"]
-            target = errors[0] if errors else None
+            roots = [s for s in self.snapshot.steps if s.name in set(self.snapshot.root_misses)]
+            target = (errors or roots or [None])[0]
         if target is not None:
             table.select_key(str(target.id))
 

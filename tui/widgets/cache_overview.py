@@ -17,7 +17,7 @@ STATUS_WORDS = {
 }
 STATUS_COLOURS = {"running": "warning", "success": "success", "failed": "error", "cancelled": "warning",
                   "incomplete": "warning", "error": "error", "idle": "primary"}
-PHASE_MARKS = {"ok": "✓", "not-found": "○", "running": "●", "pending": "·", "ignored-error": "!"}
+PHASE_MARKS = {"ok": "✓", "not-found": "○", "running": "●", "pending": "·", "ignored-error": "!", "not-reached": "–"}
 
 
 def _theme_colour(widget: Static, name: str) -> str:
@@ -89,8 +89,11 @@ class CachePhases(Static):
                 if i:
                     text.append("\n       ")
                 state = bv.outcome_state(o)
+                if state == "error" and getattr(o, "vertex", "") is None and label == "Export" \
+                        and getattr(model, "status", "") in ("cancelled", "failed"):
+                    state = "not-reached"  # the build ended before its export: not an export failure
                 good = state == "ok"
-                mild = state in ("not-found", "running", "pending", "ignored-error")
+                mild = state in ("not-found", "running", "pending", "ignored-error", "not-reached")
                 colour = _theme_colour(self, "success" if good else ("warning" if mild else "error"))
                 text.append(f"{PHASE_MARKS.get(state, '✗')} {bv.OUTCOME_WORDS.get(state, state)}", style=f"bold {colour}")
                 ref_text = getattr(o, "ref", "") or ""
