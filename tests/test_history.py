@@ -141,3 +141,17 @@ def test_run_id_of_knows_only_the_recorded_model_object(tmp_path):
     rid = h.record({"project": p.path}, m, project.snapshot(p, {}))
     assert h.run_id_of(m) == rid
     assert h.run_id_of(model.load(_stream(False), returncode=0)) is None
+
+
+def test_history_command_sets_a_corrupt_database_aside(tmp_path, monkeypatch, capsys):
+    from railpack_tui.core import cli
+
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / history.FILENAME).write_bytes(b"\x00garbage" * 1000)
+    assert cli.main(["history", str(tmp_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["runs"] == [] and "set aside" in data["notices"][0]
+    assert "set aside" in captured.err
+    assert any(f.name.startswith(history.FILENAME + ".broken-") for f in (tmp_path / "data").iterdir())
