@@ -9,8 +9,10 @@ import pytest
 from railpack_tui.core import dockerfile
 from railpack_tui.core.errors import BadInput
 
-FIXTURES = Path("/work/shared/fixtures/buildkit-v0.32.2")
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "shared-v0.32.2"
+RECORDED = REPO / "tests" / "fixtures" / "recorded"
+PROJECTS = REPO / "tests" / "fixtures" / "projects"
 
 
 def _recorded_names(stream: Path) -> list[str]:
@@ -27,11 +29,26 @@ def _recorded_names(stream: Path) -> list[str]:
     return names
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="shared BuildKit recordings not present")
 def test_step_names_match_a_recorded_buildkit_stream():
     df = dockerfile.load(FIXTURES / "sample-project" / "Dockerfile")
     expected = _recorded_names(FIXTURES / "01-cold-empty-cache.rawjson.jsonl")
     assert sorted(s.name for s in df.steps()) == sorted(expected)
+
+
+@pytest.mark.parametrize("stream, dockerfile_path, build_args", [
+    ("copy-link-cold", PROJECTS / "copy-link" / "Dockerfile", {}),           # COPY --link, `$(...)` kept
+    ("log-heavy", PROJECTS / "log-heavy" / "Dockerfile", {}),                 # unset $i and $((..)) kept
+    ("multi-platform", PROJECTS / "multi-platform" / "Dockerfile", {}),       # platform prefix
+    ("build-arg-change", REPO / "examples" / "cache-demo" / "Dockerfile", {"APP_VERSION": "2.0.0"}),
+])
+def test_step_names_match_the_projects_own_recordings(stream, dockerfile_path, build_args):
+    """Every name BuildKit v0.32.2 printed is one the parser predicts for the same (stage, index);
+    BuildKit's extra `LINK ...` vertex of a COPY --link shares its step's index."""
+    df = dockerfile.load(dockerfile_path)
+    ours = {(s.stage.display, s.index, s.total): s.name[len(s.prefix):] for s in df.steps(build_args)}
+    for name in _recorded_names(RECORDED / f"{stream}.rawjson.jsonl"):
+        stage, index, total, text = dockerfile.parse_step_name(name)
+        assert ours[(stage, index, total)] == (text[len("LINK "):] if text.startswith("LINK ") else text), name
 
 
 def test_bundled_example_names_expand_args_like_buildkit():
