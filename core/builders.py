@@ -156,3 +156,20 @@ def _fix_for(builder: Builder) -> str:
     if builder.source == "BUILDKIT_HOST":
         return "fix or unset BUILDKIT_HOST (without it the local sandbox is used)"
     return "start buildkitd at that address, or pass another --builder"
+
+
+# gRPC's words when the connection to buildkitd drops in the middle of a solve (buildctl and buildx)
+_LOST_MARKERS = ("code = unavailable", "error reading from server", "transport is closing",
+                 "connection reset by peer", "broken pipe", "failed to receive status")
+
+
+def connection_lost(error_text: str | None) -> bool:
+    """True when a build's error says the builder went away mid-build (not a step failure)."""
+    low = (error_text or "").lower()
+    return any(m in low for m in _LOST_MARKERS) and "exit code" not in low
+
+
+def lost_error(builder: Builder, detail: str) -> EnvironmentProblem:
+    """The error a build shows when its builder stopped answering in the middle of it."""
+    return EnvironmentProblem(f"builder connection lost: {builder.display} stopped answering during the build "
+                              f"({_last_error(detail)}).", fix=_fix_for(builder), kind="builder-lost")

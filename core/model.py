@@ -331,6 +331,7 @@ class BuildModel:
         self._export_vertexes: list[Step] = []
         self._finished = False
         self._plain = None  # progress.PlainParser, created on demand
+        self.masker = None  # core.masking.Masker: known secrets replaced by *** as output arrives
 
     # ------------------------------------------------------------------ feeding
 
@@ -360,6 +361,8 @@ class BuildModel:
                     self.bad_lines += 1
                 self._other(line)
             elif self.format == "plain":
+                if self.masker:
+                    line = self.masker.data(line) if type(line) is bytes else self.masker.text(line)
                 self._plain_parser().feed(line)
             else:
                 from .progress import detect_format
@@ -403,7 +406,10 @@ class BuildModel:
                     st = by_id.get(lg["vertex"])
                     if st is None:
                         st = self._placeholder(lg["vertex"])
-                    self._log_bytes += st.logs.write(a2b(lg["data"]))
+                    data = a2b(lg["data"])
+                    if self.masker:
+                        data = self.masker.data(data)
+                    self._log_bytes += st.logs.write(data)
                     changes.add(st._logkey)
                     if not st._has_output:
                         self._first_output(st)
@@ -423,6 +429,8 @@ class BuildModel:
         line = line.rstrip("\r\n")
         if not line.strip():
             return
+        if self.masker:
+            line = self.masker.text(line)
         if len(line) > self._max_line:
             line = line[: self._max_line] + " … [line cut]"
         if len(self.output) == self.output.maxlen:
@@ -496,7 +504,7 @@ class BuildModel:
             st.duration_s = self._duration(st)
         err = v.get("error")
         if err and isinstance(err, str):
-            st.error = err
+            st.error = self.masker.text(err) if self.masker else err
         self._update_state(st)
         self._changes.add(st.id)
 
@@ -600,6 +608,8 @@ class BuildModel:
             except (binascii.Error, ValueError):
                 return x
 
+        if self.masker:
+            dec = lambda x, _dec=dec: self.masker.text(_dec(x))  # noqa: E731
         detail = w.get("detail")
         st.warnings.append({
             "level": w.get("level"), "short": dec(w.get("short")),

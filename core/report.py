@@ -80,6 +80,26 @@ def cold_line(report: dict) -> str | None:
             f"{o.get('detail') or ''}".rstrip(": ") + " -- every step ran without the registry cache.")
 
 
+def export_lines(report: dict) -> list[str]:
+    """One line per cache export that failed: the cache was not saved, with the failure's kind."""
+    lines = []
+    for o in report.get("cache_export", []):
+        state = o.get("state")
+        if state in ("ok", "pending", None):
+            continue
+        ref = o.get("ref") or "the cache ref"
+        detail = " ".join(str(o.get("detail") or "").split())
+        if state == "ignored-error":
+            from .model import classify_cache_error
+
+            kind = classify_cache_error(detail, export=True)
+            lines.append(f"cache NOT saved to {ref}: the export failed ({kind}) and was ignored (ignore-error), "
+                         f"so the build still succeeded: {detail}".rstrip(": "))
+        else:
+            lines.append(f"cache NOT saved to {ref}: the export failed ({state}): {detail}".rstrip(": "))
+    return lines
+
+
 def render_table(report: dict) -> str:
     """A readable report: one row per step, then summary, cache and status lines."""
     steps = report.get("steps", [])
@@ -109,11 +129,15 @@ def render_table(report: dict) -> str:
     loud = cold_line(report)
     if loud:
         lines.append(loud)
+    lines.extend(export_lines(report))
     if any(s.get("cache_inferred") for s in steps):
         lines.append("* plain progress: pulled from the registry cache (layer downloads, no output), shown as cached")
     status = report.get("status", "?")
     tail = f"build: {status}"
-    if report.get("error") and status != "success":
-        tail += f": {report['error']}"
+    error = report.get("error")
+    if isinstance(error, dict):  # `build --json`'s error object (kind, message)
+        error = error.get("message")
+    if error and status != "success":
+        tail += f": {error}"
     lines.append(tail)
     return "\n".join(lines)

@@ -307,6 +307,9 @@ class BuildRun:
                     creds.append(cred)
                 else:
                     notes.append(f"no saved credential for {host}: the build talks to it anonymously")
+            from .masking import Masker
+
+            self.model.masker = Masker(c.password for c in creds)  # never shown in logs or errors
             cfg = dockerconfig.write(creds)
             self.docker_config = cfg
             try:
@@ -321,6 +324,9 @@ class BuildRun:
                 if self._cancel.is_set():
                     self._proc.cancel()
                 rc = self._pump(self._proc, tail)
+                lost = "\n".join([self.model.error or ""] + tail[-5:])
+                if rc and not self._cancel.is_set() and builders.connection_lost(lost):
+                    error = builders.lost_error(self.builder, self.model.error or tail[-1])
             finally:
                 dockerconfig.remove(cfg)
                 engine.cleanup()
@@ -353,7 +359,9 @@ class BuildRun:
                 if sink:
                     sink.write(line + "\n")
                 if not line.startswith("{"):
+                    self.model.feed_line(line)  # keeps the build's error text (`error: ...`), masked
                     if line.strip():
+                        line = self.model.masker.text(line) if self.model.masker else line
                         tail.append(line)
                         del tail[:-50]
                         self.on_event(RunEvent("output", line))
