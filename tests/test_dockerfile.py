@@ -198,3 +198,21 @@ def test_expand_like_buildkit_lexer(word, env, raw, out):
 def test_bad_dockerfiles(text, message):
     with pytest.raises(BadInput, match=message):
         dockerfile.parse(text)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["FROM scratch", "FROM alpine AS a", "RUN echo $X", "COPY a b", "ARG X=1", "ENV Y=2",
+                           "\\", "<<EOF", "EOF", "# c", "WORKDIR /", "COPY --from=a /x /y", '["a", "b"]', "'", '"',
+                           "${X:-d}", "${", "$", "`", "\t", " ", "onbuild RUN x", "from"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=12).map(lambda xs: "\n".join(xs)))
+def test_parser_never_fails_with_anything_but_bad_input(text):
+    try:
+        df = dockerfile.parse(text)
+    except BadInput:
+        return
+    for s in df.steps({"X": "v"}):
+        assert s.name.startswith(s.prefix)
