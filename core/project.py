@@ -84,7 +84,19 @@ def detect(path, dockerfile: str | None = None) -> Project:
 
 
 def _dockerfile_project(context: Path, df_path: Path) -> Project:
-    parsed = dockerfile_mod.load(df_path)
+    """A Dockerfile this parser cannot read is still a Dockerfile project: BuildKit has the last
+    word (and reports its own error); only a missing or unreadable file is BadInput."""
+    try:
+        parsed = dockerfile_mod.load(df_path)
+    except BadInput as exc:
+        if not df_path.is_file():
+            raise
+        try:
+            df_path.read_bytes()
+        except OSError:
+            raise exc from None
+        return Project(path=str(context), kind="dockerfile", dockerfile_path=str(df_path),
+                       description=f"Dockerfile project (its steps could not be read ahead: {exc.message})")
     names = [s.display or "(single stage)" for s in parsed.stages]
     steps = [st.name for st in parsed.steps()]
     n = len(parsed.stages)
@@ -252,8 +264,11 @@ def snapshot(project: Project, build_args: dict) -> ProjectSnapshot:
             text = df_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read {df_path}: {exc}.", fix="check the file's permissions and encoding") from None
-        parsed = dockerfile_mod.parse(text)
-        for s in parsed.stages:
+        try:
+            parsed = dockerfile_mod.parse(text)
+        except BadInput:
+            parsed = None  # BuildKit will say what is wrong with it
+        for s in parsed.stages if parsed else []:
             if s.base_stage is None and not s.is_scratch:
                 bases[s.display or "(single stage)"] = s.base
     rev, dirty = git_state(context)

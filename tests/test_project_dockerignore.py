@@ -149,3 +149,11 @@ def test_snapshot_hash_cache_is_used_for_old_files_and_not_for_fresh_ones(exampl
         fh.write(b"Y" * st.st_size)
     os.utime(g, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert project.snapshot(p, {}).files["src/util.txt"].sha256 != before
+
+
+def test_a_dockerfile_the_parser_rejects_is_still_a_project(tmp_path):
+    (tmp_path / "Dockerfile").write_text("RUN echo before any FROM\n")
+    p = project.detect(tmp_path)
+    assert p.kind == "dockerfile" and p.steps == [] and "could not be read ahead" in p.description
+    snap = project.snapshot(p, {})
+    assert snap.dockerfile_text.startswith("RUN") and snap.base_images == {}
