@@ -308,3 +308,17 @@ async def test_an_export_the_build_never_reached_is_not_called_a_failure(tmp_pat
         phases = str(app.screen.query_one("#phases").render())
         assert "not reached" in phases and "failed" not in phases
         assert "CANCELLED" in str(app.screen.query_one("#status").render())
+
+
+async def test_steps_take_the_focus_and_tab_moves_between_panes(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await show_replay(pilot, "file-change")
+        assert app.focused is app.screen.query_one("#steps")
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#logs")
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#steps")

@@ -65,12 +65,12 @@ class RailpackTUI(App):
     MODES = {mode: _screen_factory(mode) for mode in SCREENS}
     DEFAULT_MODE = "build"
     BINDINGS = [
-        Binding("1", "go('build')", "Build", show=False),
+        Binding("1", "go('build')", "Screens", key_display="1-4"),
         Binding("2", "go('projects')", "Projects", show=False),
         Binding("3", "go('registries')", "Registries", show=False),
         Binding("4", "go('history')", "History", show=False),
-        Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
         Binding("b", "build", "Build"),
         Binding("r", "rebuild", "Rebuild", show=False),
         Binding("c", "cancel_build", "Cancel", show=False),

@@ -28,11 +28,12 @@ class BuildScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "back", "Back", show=False),
-        Binding("y", "copy_command", "Copy cmd"),
+        Binding("b", "app.build", "Build"),
         Binding("c", "app.cancel_build", "Cancel"),
-        Binding("r", "app.rebuild", "Rebuild"),
+        Binding("r", "app.rebuild", "Rebuild", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("y", "copy_command", "Copy"),
+        Binding("escape", "back", "Back", show=False),
         Binding("enter", "details", "Details", show=False),
     ]
 
@@ -64,7 +65,7 @@ class BuildScreen(Screen):
                 yield StepLogs(id="logs")
             yield Static(id="sidebar")
         yield Static(id="command")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -129,6 +130,8 @@ class BuildScreen(Screen):
         self._draw_error()
         self.query_one("#cold", ColdBanner).show(model)
         table.show(snap.steps, self._now())
+        if has_steps and self.focused is None and self.app.screen is self:
+            table.focus()  # the keys work on the steps as soon as there are any
         self._follow_running()
         self._draw_logs()
         self._draw_command()
