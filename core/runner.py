@@ -167,6 +167,7 @@ class BuildResult:
     output_tail: list[str] = field(default_factory=list)
     error: RailpackTuiError | None = None
     notes: list[str] = field(default_factory=list)
+    plan_steps: dict[str, str] = field(default_factory=dict)  # railpack: vertex name -> plan step
 
     @property
     def status(self) -> str:
@@ -186,6 +187,8 @@ class BuildResult:
                      "command_line": self.command_line})
         if self.notes:
             data["notes"] = list(self.notes)
+        if self.plan_steps:
+            data["plan_steps"] = dict(self.plan_steps)
         if self.error is not None:
             data["error"] = self.error.to_json()
         return data
@@ -347,7 +350,8 @@ class BuildRun:
                                   builder=self.builder.display if self.builder else (req.builder or ""),
                                   run_id=run_id or uuid.uuid4().hex[:12], started_at=started,
                                   duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
-                                  command_line=command, output_tail=tail[-20:], error=error, notes=notes)
+                                  command_line=command, output_tail=tail[-20:], error=error, notes=notes,
+                                  plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}))
         self._done.set()
         self.on_event(RunEvent("finished", result=self.result))
         return self.result

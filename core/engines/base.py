@@ -65,6 +65,7 @@ class Invocation:
     env: dict[str, str] = field(default_factory=dict)
     progress_format: str = "rawjson"
     cwd: str | None = None
+    stdin_path: str | None = None  # a file fed to stdin (an LLB definition)
 
     def shell(self, redact_env: dict[str, str] | None = None) -> str:
         """The command as one pasteable shell line; `redact_env` replaces values (e.g. DOCKER_CONFIG)."""
@@ -84,8 +85,13 @@ class EngineProcess:
         env.update(inv.env)
         self.invocation = inv
         self.cancelled = False
-        self._proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, env=env, cwd=inv.cwd, start_new_session=True)
+        stdin = open(inv.stdin_path, "rb") if inv.stdin_path else subprocess.DEVNULL
+        try:
+            self._proc = subprocess.Popen(inv.argv, stdin=stdin, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, env=env, cwd=inv.cwd, start_new_session=True)
+        finally:
+            if stdin is not subprocess.DEVNULL:
+                stdin.close()
         self.pgid = self._proc.pid
         with _live_lock:
             _live_groups.add(self.pgid)

@@ -1,8 +1,16 @@
-"""Railpack through BuildKit's gateway frontend.
+"""Railpack builds with registry cache, on BuildKit.
 
 railpack v0.23.0 (the newest the Go module proxy serves here) has no `--cache-from/--cache-to` on
-`railpack build`, so registry cache goes the way Railway's own platform builds go: the plan is
-built by `railpack frontend` running *inside BuildKit* as a gateway frontend:
+`railpack build`. Two paths, chosen by RAILPACK_TUI_RAILPACK_MODE (default `llb`):
+
+`llb` (default): railpack's own plan -> LLB conversion (the `railpack-llb` helper, see
+railpack_llb.py) piped into `buildctl build --local context=APP_DIR --import-cache ... --export-cache
+...`: registry cache is imported and exported.
+
+`frontend`: the way Railway's platform builds go, `railpack frontend` running *inside BuildKit* as a
+gateway frontend. BuildKit exports the registry cache, but railpack's frontend drops the client's
+cache imports (its `c.Solve` passes no `CacheImports`), so a warm build from the registry is
+impossible on this path; the engine says so in its notes. Used when the helper cannot be built.
 
     buildctl build --frontend gateway.v0 --opt source=FRONTEND_IMAGE \
         --local context=APP_DIR --local dockerfile=PLAN_DIR --opt filename=railpack-plan.json \
@@ -107,8 +115,8 @@ def prepare_plan(app_dir: Path, out_dir: Path, env: dict[str, str] | None = None
         shutil.copy2(own, target)
         return target
     exe = tools.require("railpack", "for the railpack engine")
-    argv = [exe, "prepare", str(app_dir), "--plan-out", str(target), "--info-out", str(out_dir / "railpack-info.json"),
-            "--hide-pretty-plan"]
+    # not --hide-pretty-plan: railpack v0.23.0 then prints nothing at all when it fails
+    argv = [exe, "prepare", str(app_dir), "--plan-out", str(target), "--info-out", str(out_dir / "railpack-info.json")]
     for k, v in (env or {}).items():
         argv += ["--env", f"{k}={v}"]
     try:
@@ -155,7 +163,8 @@ def publish_image(buildctl_args: list[str], dockerfile: str, files: dict[str, Pa
         for name, src in files.items():
             shutil.copy2(src, ctx / name)
         argv = [buildctl, *buildctl_args, "build", "--frontend", "dockerfile.v0", "--local", f"context={ctx}",
-                "--local", f"dockerfile={ctx}", "--progress=plain", "--output", f"type=image,name={ref},push=true"]
+                "--local", f"dockerfile={ctx}", "--progress=plain", "--output", f"type=image,name={ref},push=true",
+                "--opt", "build-arg:SOURCE_DATE_EPOCH=0"]  # the same bytes every time: the same digest
         env = dict(os.environ)
         if docker_config:
             env["DOCKER_CONFIG"] = docker_config
@@ -170,6 +179,10 @@ def publish_image(buildctl_args: list[str], dockerfile: str, files: dict[str, Pa
                                  fix="check that the registry is reachable and the credential for it may push")
 
 
+FRONTEND_IMPORT_NOTE = ("railpack's gateway frontend ignores cache imports (its solve passes no CacheImports): "
+                        "this build exported registry cache but could not import it")
+
+
 class RailpackEngine(Engine):
     name = "railpack"
 
@@ -178,6 +191,8 @@ class RailpackEngine(Engine):
         self._workdir: Path | None = None
         self.plan: dict | None = None
         self.step_for_vertex: dict[str, str] = {}
+        self.mode = os.environ.get("RAILPACK_TUI_RAILPACK_MODE", "llb")
+        self._definition: Path | None = None
 
     def frontend_image(self, request: "BuildRequest") -> str:
         image = request.railpack_frontend or default_frontend(request.cache_ref)
@@ -189,7 +204,7 @@ class RailpackEngine(Engine):
     def extra_registries(self, request: "BuildRequest") -> list[str]:
         from .. import refs
 
-        hosts = [refs.parse(self.frontend_image(request)).registry]
+        hosts = [refs.parse(self.frontend_image(request)).registry] if self.mode == "frontend" else []
         plan_path = request.project_dir() / PLAN_FILE
         if plan_path.is_file():
             try:
@@ -210,6 +225,18 @@ class RailpackEngine(Engine):
         except ValueError as exc:
             raise CheckFailed(f"{PLAN_FILE} is not valid JSON: {exc}.", fix="fix the plan file") from None
         self.step_for_vertex = vertex_names(self.plan)
+        if self.mode == "llb":
+            from . import railpack_llb
+
+            try:
+                helper = railpack_llb.ensure(railpack_version(), log)
+            except EnvironmentProblem as exc:
+                self.mode = "frontend"
+                self.notes.append(f"railpack-llb unavailable ({exc.message}); used the gateway frontend instead")
+            else:
+                self._definition = railpack_llb.write_definition(helper, plan_path, self._workdir / "railpack.llb")
+                return
+        self.notes.append(FRONTEND_IMPORT_NOTE)
         image = self.frontend_image(request)
         if not request.railpack_frontend and not os.environ.get("RAILPACK_TUI_RAILPACK_FRONTEND"):
             log(f"railpack: publishing the frontend image {image} (railpack {railpack_version()} from scratch)")
@@ -223,6 +250,8 @@ class RailpackEngine(Engine):
             self._workdir = None
 
     def invocation(self, request: "BuildRequest", docker_config: str | None) -> Invocation:
+        if self.mode == "llb":
+            return self._llb_invocation(request, docker_config)
         buildctl = tools.require("buildctl", "for the railpack engine (it runs railpack as a BuildKit frontend)")
         plan_dir = str(self._workdir) if self._workdir else "PLAN_DIR"
         argv = [buildctl, *self.builder.buildctl_args(), "build", "--frontend", "gateway.v0",
@@ -232,3 +261,17 @@ class RailpackEngine(Engine):
         argv += request_args(request)
         env = {"DOCKER_CONFIG": docker_config} if docker_config else {}
         return Invocation(argv, env, "rawjson")
+
+    def _llb_invocation(self, request: "BuildRequest", docker_config: str | None) -> Invocation:
+        buildctl = tools.require("buildctl", "for the railpack engine")
+        argv = [buildctl, *self.builder.buildctl_args(), "build", "--local", f"context={request.project_dir()}",
+                "--progress=rawjson", *request_args(request)]
+        env = {"DOCKER_CONFIG": docker_config} if docker_config else {}
+        stdin = str(self._definition) if self._definition else None
+        return Invocation(argv, env, "rawjson", stdin_path=stdin)
+
+    def command_line(self, request: "BuildRequest") -> str:
+        line = super().command_line(request)
+        if self.mode == "llb":
+            return f"railpack-llb {PLAN_FILE} | {line}"
+        return line
