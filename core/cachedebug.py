@@ -35,9 +35,10 @@ MAX_BYTES = 64 << 20
 
 def debug_addr(info: dict) -> str | None:
     """The debug address of the builder this build used, when known: request_info["debug_addr"],
-    RAILPACK_TUI_BUILDKIT_DEBUG_ADDR, or the sandbox's when the build ran on the sandbox."""
-    if info.get("debug_addr"):
-        return info["debug_addr"]
+    RAILPACK_TUI_BUILDKIT_DEBUG_ADDR, or the sandbox's when the build ran on the sandbox.
+    `"debug_addr": None` in request_info turns the lookup off."""
+    if "debug_addr" in info:
+        return info["debug_addr"] or None
     env = os.environ.get("RAILPACK_TUI_BUILDKIT_DEBUG_ADDR")
     if env:
         return env

@@ -82,7 +82,7 @@ def test_railpack_copy_step_files_changed(tmp_path):
     p = project.detect(app)
     assert p.kind == "railpack"
     h = history.History.open(tmp_path / "h.sqlite3")
-    info = {"project": p.path, "engine": "railpack"}
+    info = {"project": p.path, "engine": "railpack", "debug_addr": None}
     m1 = model.load(_railpack_stream(False), returncode=0)
     s1 = project.snapshot(p, {})
     h.record(info, m1, s1)
@@ -122,10 +122,36 @@ def test_arg_used_in_a_copy_source(tmp_path):
     p = project.detect(d)
     h = history.History.open(tmp_path / "h.sqlite3")
     for args, name in (({}, "[1/1] COPY a/ /app/"), ({"DIR": "b"}, "[1/1] COPY b/ /app/")):
-        info = {"project": p.path, "build_args": args}
+        info = {"project": p.path, "build_args": args, "debug_addr": None}
         m = model.load(_dockerfile_stream(name), returncode=0)
         snap = project.snapshot(p, args)
         h.record(info, m, snap)
         explain.annotate(m, snap, h, info)
     miss = m.step_by_name("[1/1] COPY b/ /app/").miss
     assert miss["kind"] == "build-arg-changed" and miss["args"] == ["DIR"] and "'a' -> 'b'" in miss["detail"]
+
+
+def test_explains_a_recorded_plain_progress_build(example_project, tmp_path):
+    """Recorded from the sandbox (tests/fixtures/recorded): the example built cold, then with
+    src/main.txt edited, in plain progress (no vertex graph: the model infers parents)."""
+    from railpack_tui.core import history, report
+
+    rec = Path(__file__).parent / "fixtures" / "recorded"
+    p = project.detect(example_project)
+    h = history.History.open(tmp_path / "h.sqlite3")
+    info = {"project": p.path, "cache_ref": "127.0.0.1:1/fixtures/demo:x", "debug_addr": None}
+    cold = report.load_file(rec / "cold-empty-ref.rawjson.jsonl")
+    snap = project.snapshot(p, {})
+    h.record(info, cold, snap)
+    (example_project / "src" / "main.txt").write_text("edited\n")
+    warm = report.load_file(rec / "file-change.plain.txt")
+    snap = project.snapshot(p, {})
+    h.record(info, warm, snap)
+    explain.annotate(warm, snap, h, info)
+    misses = {s.name: s.miss for s in warm.steps if s.miss}
+    copy = misses["[build 1/2] COPY src/ ./src/"]
+    assert copy["kind"] == "files-changed" and copy["modified"] == ["src/main.txt"]
+    for name in ("[final 1/1] COPY --from=build /app/app.txt /app/version.txt /app/",
+                 '[build 2/2] RUN echo "building 1.0.0"; sleep 1; cat src/*.txt > app.txt; echo "1.0.0" > version.txt'):
+        assert misses[name]["kind"] == "parent-missed" and misses[name]["root"] == "[build 1/2] COPY src/ ./src/"
+    assert len(misses) == 3
