@@ -11,6 +11,11 @@
 Docker Hub names are normalised: `ubuntu` -> `docker.io/library/ubuntu`, `index.docker.io/x/y`
 -> `docker.io/x/y`. A cache export needs a tag (a registry cannot push to a digest); without
 one, `latest` is implied as BuildKit does.
+
+Stricter than the grammar where a typo is far likelier than intent: a lone `host.tld` or
+`host:5000` (no `/`) is refused as "a registry with no repository path" rather than read as a
+Docker Hub image, and `Team/app` is refused as an uppercase path rather than read as a registry
+named `Team`. `user:password@host/...` is refused without echoing the password.
 """
 
 from __future__ import annotations
