@@ -36,14 +36,19 @@ def _steps(stream: str) -> dict[str, bool]:
     return {s["name"]: s["cached"] for s in steps.values()}
 
 
+def _prune(sandbox):
+    prune = subprocess.run([tools.find("buildctl"), "--addr", sandbox.buildkit_host, "prune", "--all"],
+                           capture_output=True, text=True, timeout=120)
+    assert prune.returncode == 0, prune.stderr
+
+
 def test_registry_cache_round_trip(sandbox, sandbox_credential, example_project, unique_ref):
     cache = f"type=registry,ref={unique_ref}"
     with dockerconfig.temporary([sandbox_credential]) as cfg:
+        _prune(sandbox)  # other tests may have built the example on this builder
         cold = _buildctl(sandbox, example_project, cfg, "--import-cache", cache, "--export-cache", cache + ",mode=max")
         assert cold.returncode == 0, cold.stderr[-2000:]
-        prune = subprocess.run([tools.find("buildctl"), "--addr", sandbox.buildkit_host, "prune", "--all"],
-                               capture_output=True, text=True, timeout=120)
-        assert prune.returncode == 0, prune.stderr
+        _prune(sandbox)
         warm = _buildctl(sandbox, example_project, cfg, "--import-cache", cache)
         assert warm.returncode == 0, warm.stderr[-2000:]
     assert not cfg.exists()
