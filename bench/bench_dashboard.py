@@ -1,0 +1,286 @@
+"""Dashboard replay: the app ingesting a 40 MB rawjson stream as fast as it can, through the same
+path a live build takes, against the parser alone on the same stream in the same run.
+
+    .venv/bin/python bench/bench_dashboard.py [--steps 60] [--lines 2000] [--rounds 3]
+
+The stream is bench_progress.generate()'s (the shape of real buildctl rawjson output, >= 40 MB).
+
+- parser alone (baseline): a child process reads the file line by line, decodes each line as
+  `EngineProcess.lines()` does and feeds `BuildModel("rawjson")`, then `finish(0)`.
+- dashboard: a child process runs `RailpackTUI` under `App.run_test()` (120x40) with a driver that
+  is not headless (so every frame is rendered to terminal sequences, then discarded), presses
+  `b`-equivalent `app.start_build()` and lets the real path run: build worker thread ->
+  `BuildRun.run()` -> `EngineProcess` (here `cat FILE`, a real pipe, instead of buildctl) ->
+  `model.feed_line` / `drain_changes` -> `app._on_run_event` -> `call_from_thread` ->
+  `build_progress` -> `BuildScreen.redraw` -> compositor -> driver, then history recording and
+  the finished notification. Only the engine and the builder probe are swapped (no BuildKit is
+  involved in a replay). The clock runs from `start_build()` to the first frame painted after
+  the build is marked finished.
+  While it runs, a task presses `/` (the step filter opens) and `escape` (it closes) every 20 ms
+  the way a terminal driver delivers keys, and times each press until its handler has changed
+  the screen and the next frame is painted: p50/p95/max (target p95 <= 100 ms).
+- memory: VmHWM of the dashboard child at the end (target <= 250 MiB), and of the parser child.
+
+Each round runs both children, alternating; medians are reported. Targets: dashboard/parser
+<= 2.0, key p95 <= 100 ms, peak RSS <= 250 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+SIZE = (120, 40)
+KEY_GAP_S = 0.02
+
+
+def _vmhwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+# --- children ---------------------------------------------------------------------------------
+
+def child_parser(path: str) -> dict:
+    from railpack_tui.core.model import BuildModel
+
+    t0 = time.perf_counter()
+    m = BuildModel("rawjson")
+    feed = m.feed_line
+    with open(path, "rb") as fh:
+        for raw in fh:  # what EngineProcess.lines() hands the runner
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if line.startswith("{"):
+                feed(line)
+    m.finish(0)
+    elapsed = time.perf_counter() - t0
+    return {"time": elapsed, "vmhwm_kib": _vmhwm_kib(), "status": m.status}
+
+
+def child_dashboard(path: str, project: str, budget: str, coalesce: str) -> dict:
+    from textual import events
+    from textual.drivers.headless_driver import HeadlessDriver
+    from textual.widgets import Input
+
+    from railpack_tui.core import builders, runner
+    from railpack_tui.core.defaults import Setup
+    from railpack_tui.core.engines.base import Engine, EngineProcess, Invocation
+    from railpack_tui.tui.app import RailpackTUI
+
+    writes: list[float] = []
+    waiters: list[asyncio.Future] = []
+
+    class NullTerminal(HeadlessDriver):
+        """Renders like a terminal driver (frames become escape sequences) and drops the bytes."""
+
+        @property
+        def is_headless(self) -> bool:
+            return False
+
+        def write(self, data: str) -> None:
+            writes.append(time.perf_counter())
+            while waiters:
+                fut = waiters.pop()
+                if not fut.done():
+                    fut.set_result(writes[-1])
+
+    fed = [0]
+
+    class CountingProcess(EngineProcess):
+        def lines(self):
+            for line in super().lines():
+                fed[0] += 1
+                yield line
+
+    class ReplayEngine(Engine):
+        name = "buildkit"
+
+        def invocation(self, request, docker_config):
+            return Invocation(["cat", path], {}, "rawjson")
+
+        def start(self, request, docker_config):
+            return CountingProcess(self.invocation(request, docker_config))
+
+    runner.make_engine = lambda name, builder: ReplayEngine(builder)
+    builders.check = lambda builder, timeout=0: ""
+    if float(coalesce) > 0:
+        _coalesce(RailpackTUI, 1 / float(coalesce))
+
+    async def next_frame() -> float:
+        fut = asyncio.get_running_loop().create_future()
+        waiters.append(fut)
+        return await fut
+
+    async def main() -> dict:
+        setup = Setup(project=Path(project), builder="tcp://127.0.0.1:9", cache_ref=None)
+        app = RailpackTUI(setup)
+        app.driver_class = NullTerminal
+        latencies: list[float] = []
+        async with app.run_test(headless=False, size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            box = screen.query_one("#filter", Input)
+            table = screen.query_one("#steps")
+            writes.clear()
+            t0 = time.perf_counter()
+            job = app.start_build()
+            assert job is not None
+            # keys while it runs: open and close the step filter
+            while job.running and table.row_count == 0:
+                await asyncio.sleep(0.005)
+            driver = app._driver
+            limit = t0 + float(budget)
+            while job.running and time.perf_counter() < limit:
+                want = not box.display
+                key = events.Key("slash", "/") if want else events.Key("escape", None)
+                k0 = time.perf_counter()
+                driver.send_message(key)
+                while box.display != want:
+                    await asyncio.sleep(0.0005)
+                t_frame = await next_frame()
+                latencies.append(t_frame - k0)
+                await asyncio.sleep(KEY_GAP_S)
+            done = fed[0]
+            cut = job.running
+            if cut:  # over budget: stop here and project the total from the lines ingested so far
+                t_cut = time.perf_counter()
+                app.cancel_build()
+            while job.running or job.phase:
+                await asyncio.sleep(0.002)
+            t_end = await next_frame()
+            elapsed = (t_cut - t0) if cut else (t_end - t0)
+            frames = len(writes)
+            result = {"time": elapsed, "latencies": latencies, "frames": frames, "outcome": job.outcome,
+                      "steps": table.row_count, "lines_done": done if cut else fed[0], "cut": cut}
+            await pilot.press("q")
+        return result
+
+    out = asyncio.run(main())
+    out["vmhwm_kib"] = _vmhwm_kib()
+    return out
+
+
+def _coalesce(app_cls, interval: float) -> None:
+    """What-if (--coalesce HZ): hand progress to the UI thread at most HZ times a second, merging the
+    changes in between, and always before `finished`. Not the shipped path; shows what coalescing
+    would buy."""
+    original = app_cls._on_run_event
+
+    def on_run_event(self, job, event):
+        st = job.__dict__.setdefault("_bench_coalesce", {"last": 0.0, "pending": False})
+        if event.kind == "progress":
+            now = time.monotonic()
+            if now - st["last"] < interval:
+                st["pending"] = True
+                return
+            st["last"], st["pending"] = now, False
+        elif event.kind == "finished" and st["pending"]:
+            st["pending"] = False
+            original(self, job, type(event)("progress"))
+        original(self, job, event)
+
+    app_cls._on_run_event = on_run_event
+
+
+# --- parent -----------------------------------------------------------------------------------
+
+def _run_child(args: list[str], env: dict) -> dict:
+    p = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
+                       timeout=1800)
+    if p.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--lines", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="seconds a dashboard replay may run before it is stopped and its total projected")
+    ap.add_argument("--coalesce", type=float, default=0.0,
+                    help="what-if: hand progress to the UI at most this many times a second (0: as shipped)")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ns = ap.parse_args()
+    if ns.child:
+        mode, *rest = ns.child
+        out = child_parser(*rest) if mode == "parser" else child_dashboard(*rest)
+        print(json.dumps(out))
+        return 0
+
+    from bench_progress import generate
+    from railpack_tui.core import example
+
+    with tempfile.TemporaryDirectory(prefix="rt-bench-dash-") as d:
+        root = Path(d)
+        path = root / "stream.rawjson.jsonl"
+        size = generate(path, ns.steps, ns.lines)
+        nlines = sum(1 for _ in path.open("rb"))
+        project = example.prepare(root / "project")
+        env = dict(os.environ)
+        for k in ("CONFIG", "DATA", "STATE"):
+            (root / k.lower()).mkdir()
+            env[f"RAILPACK_TUI_{k}_DIR"] = str(root / k.lower())
+        env.pop("BUILDKIT_HOST", None)
+        print(f"stream: {size / 1e6:.1f} MB, {nlines} lines ({ns.steps} steps x {ns.lines} log lines); "
+              f"terminal {SIZE[0]}x{SIZE[1]}")
+        parser, dash = [], []
+        for r in range(ns.rounds):
+            p = _run_child(["parser", str(path)], env)
+            dsh = _run_child(["dashboard", str(path), str(project), str(ns.budget), str(ns.coalesce)], env)
+            if dsh["cut"]:  # stopped at the budget: project the whole stream at the rate reached
+                dsh["measured"] = dsh["time"]
+                dsh["time"] = dsh["time"] * nlines / max(1, dsh["lines_done"])
+            parser.append(p)
+            dash.append(dsh)
+            lat = dsh["latencies"]
+            how = (f"projected from {dsh['lines_done']} of {nlines} lines in {dsh['measured']:.0f}s"
+                   if dsh["cut"] else f"{dsh['outcome']}")
+            print(f"round {r + 1}: parser {p['time']:.3f}s  dashboard {dsh['time']:.3f}s ({how})  "
+                  f"ratio {dsh['time'] / p['time']:.2f}  ({dsh['frames']} frames, {dsh['steps']} steps); "
+                  f"keys n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms "
+                  f"p95 {_pct(lat, .95) * 1000:.0f} ms max {max(lat, default=0) * 1000:.0f} ms; "
+                  f"peak RSS {dsh['vmhwm_kib'] / 1024:.0f} MiB (parser {p['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)
+        tp = statistics.median(x["time"] for x in parser)
+        td = statistics.median(x["time"] for x in dash)
+        lat = [v for x in dash for v in x["latencies"]]
+        p95 = _pct(lat, .95) if lat else float("nan")
+        rss = max(x["vmhwm_kib"] for x in dash) / 1024
+        ratio = td / tp
+        cut = any(x["cut"] for x in dash)
+
+        def verdict(ok: bool, miss: str) -> str:
+            return "met" if ok else f"MISSED by {miss}"
+
+        label = f" (what-if: progress coalesced to {ns.coalesce:g} Hz)" if ns.coalesce else ""
+        print(f"parser alone (baseline): median {tp:.3f}s")
+        print(f"dashboard replay{label}: median {td:.3f}s{' (projected)' if cut else ''}  ratio {ratio:.2f}  "
+              f"(target <= 2.0: {verdict(ratio <= 2.0, f'{ratio / 2.0:.1f}x')})")
+        print(f"key press -> frame:      n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms  p95 {p95 * 1000:.0f} ms  "
+              f"(target <= 100 ms: {verdict(p95 <= 0.1, f'{(p95 - 0.1) * 1000:.0f} ms')})")
+        print(f"peak RSS (VmHWM):        {rss:.0f} MiB{' (of the part ingested)' if cut else ''}  "
+              f"(target <= 250 MiB: {verdict(rss <= 250, f'{rss - 250:.0f} MiB')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
