@@ -127,19 +127,76 @@ async def shot_help(pilot, ctx):
     await pilot.pause(0.3)
 
 
+# --- Projects, Registries, History (their owner's section) --------------------------------------
+
+_HOME = os.environ.get("HOME", "")
+
+
 async def shot_projects(pilot, ctx):
+    """The example project as detected; paths shown under a HOME of its own (`~/cache-demo`)."""
+    os.environ["HOME"] = str(ctx.project.parent)
     await pilot.press("escape", "2")
     await pilot.pause(1.0)
 
 
 async def shot_registries(pilot, ctx):
+    """The sandbox registry's checks, run live (`t`) against the real registry."""
+    os.environ["HOME"] = _HOME
     await pilot.press("3")
     await pilot.pause(1.0)
+    await pilot.press("t")
+    screen = pilot.app.screen
+    await until(pilot, lambda: screen.testing is None and ctx.cache_ref in screen.last_results, 60)
+    await pilot.pause(0.5)
+
+
+async def shot_registries_add(pilot, ctx):
+    """The add form: the password is masked."""
+    await pilot.press("a")
+    await pilot.pause(0.3)
+    await pilot.press(*ctx.cache_ref.replace(":shots-", ":other-"), "tab", *"railpack", "tab", *"not-the-password")
+    await pilot.pause(0.3)
 
 
 async def shot_history(pilot, ctx):
-    await pilot.press("4")
+    """The builds above, newest first, with hit-ratio and duration sparklines."""
+    await pilot.press("escape", "4")
     await pilot.pause(1.0)
+
+
+async def shot_history_compare(pilot, ctx):
+    """The file-change build against the warm build before it, step by step."""
+    from railpack_tui.tui.screens.history_compare import CompareScreen
+
+    table = pilot.app.screen.query_one("#history-runs")
+    for i in range(table.row_count):
+        run = pilot.app.screen.runs[i]
+        if any(s.miss and s.miss.get("kind") == "files-changed" for s in run.steps):
+            table.move_cursor(row=i)
+            break
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), 30)
+    await pilot.pause(0.5)
+
+
+async def serve_browser_png(ctx) -> None:
+    """screenshots/serve-browser.png: `railpack-tui serve` in headless Chromium (the same dashboard)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from support import browser
+
+    if browser.chromium() is None:
+        print("screenshots: chromium missing (apt-get install -y chromium): serve-browser.png skipped", file=sys.stderr)
+        return
+    port = browser.free_port()
+    log = _TMP / "serve.log"
+    proc = browser.start_serve(port, ctx.project, dict(os.environ), log)
+    try:
+        browser.wait_http(f"http://127.0.0.1:{port}/")
+        await browser.capture_async(f"http://127.0.0.1:{port}/", OUT / "serve-browser.png", size=(1280, 760),
+                                    wait_for="palette")
+    finally:
+        browser.stop(proc)
+    print("screenshots: wrote screenshots/serve-browser.png")
 
 
 SHOTS = [
@@ -153,7 +210,9 @@ SHOTS = [
     ("help", shot_help),
     ("projects", shot_projects),
     ("registries", shot_registries),
+    ("registries-add", shot_registries_add),
     ("history", shot_history),
+    ("history-compare", shot_history_compare),
 ]
 
 
@@ -163,7 +222,7 @@ async def main(wanted: list[str]) -> int:
         print(f"screenshots: sandbox tools missing ({', '.join(missing)}): run scripts/install-tools", file=sys.stderr)
         return 3
     info = sandbox.up(log=lambda m: print(f"screenshots: {m}", file=sys.stderr))
-    project = example.prepare(_TMP / "cache-demo")
+    project = example.prepare(_TMP / "projects" / "cache-demo")
     ref = sandbox_cache_ref(info, project).rsplit(":", 1)[0] + f":shots-{uuid.uuid4().hex[:6]}"
     ctx = Context(info=info, project=project, cache_ref=ref)
     setup = Setup(project=project, builder=info.buildkit_host, cache_ref=ref, sandbox=info)
@@ -177,6 +236,8 @@ async def main(wanted: list[str]) -> int:
                 continue
             path = app.save_screenshot(f"{name}.svg", str(OUT))
             print(f"screenshots: wrote {Path(path).relative_to(REPO)}")
+    if not wanted or "serve-browser" in wanted:
+        await serve_browser_png(ctx)
     shutil.rmtree(_TMP, ignore_errors=True)
     return 0
 

@@ -193,3 +193,18 @@ def test_form_result_never_prints_the_password():
 
     form = RegistryForm(SavedRef(REF, "ci-bot"), SECRET, session_only=False)
     assert SECRET not in repr(form) and SECRET not in str(form) and SECRET not in f"{form}"
+
+
+async def test_the_command_palette_offers_the_screen_actions(tmp_path, isolated):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        titles = [c.title for c in app.screen.screen_commands()]
+        assert "Registries: add a cache ref" in titles and "Registries: test the selected cache ref" in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"add a cache ref")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RegistryFormScreen)

@@ -78,3 +78,22 @@ async def test_a_wrong_login_fails_at_auth_with_the_fix(tmp_path, private_config
         assert "rejected the username or password for nobody" in fix and "Fix:" in fix
         row = app.screen.query_one("#registries-table", DataTable).get_row(unique_ref)
         assert str(row[3]) == "✗ unauthorized"
+
+
+async def test_t_on_the_build_screen_tests_the_projects_cache_ref(tmp_path, private_config, sandbox, unique_ref):
+    # the sandbox registry's own credential is found without any login
+    app = make_app(tmp_path, cache_ref=unique_ref, builder=sandbox.buildkit_host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        for _ in range(600):  # the app switches to Registries, then the test starts and runs
+            screen = app.screen
+            if screen.query(RegistryChecks) and not screen.query_one(RegistryChecks).running \
+                    and len(screen.query_one(RegistryChecks).checks) == len(CHECK_NAMES):
+                break
+            await pilot.pause(0.1)
+        await settle(pilot)
+        checks = app.screen.query_one(RegistryChecks)
+        assert list(checks.checks) == list(CHECK_NAMES)
+        assert all(c.ok or c.skipped for c in checks.checks.values())
+        assert str(app.screen.query_one("#registries-table", DataTable).get_row(unique_ref)[3]) == "✓ ok"

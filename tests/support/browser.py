@@ -59,7 +59,9 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
-async def _capture(url: str, out: Path, size: tuple[int, int], wait_for: str, timeout: float) -> str:
+async def capture_async(url: str, out: Path, size: tuple[int, int] = (1280, 800), wait_for: str = "railpack-tui",
+                        timeout: float = 40.0) -> str:
+    """`capture` for a caller already inside an event loop."""
     import aiohttp
 
     port = free_port()
@@ -119,22 +121,14 @@ async def _capture(url: str, out: Path, size: tuple[int, int], wait_for: str, ti
                 out.write_bytes(base64.b64decode(shot["data"]))
                 return text
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
         shutil.rmtree(profile, ignore_errors=True)
 
 
 def capture(url: str, out: Path, *, size: tuple[int, int] = (1280, 800), wait_for: str = "railpack-tui",
             timeout: float = 40.0) -> str:
     """Screenshot `url` into `out` once the app's screen has arrived; returns the app's output text."""
-    return asyncio.run(_capture(url, out, size, wait_for, timeout))
+    return asyncio.run(capture_async(url, out, size, wait_for, timeout))
 
 
 def start_serve(port: int, project: Path, env: dict, log: Path) -> subprocess.Popen:
@@ -149,6 +143,7 @@ def start_serve(port: int, project: Path, env: dict, log: Path) -> subprocess.Po
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """End a process started in its own group (chromium and its helpers, serve and its sessions)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
@@ -87,6 +87,13 @@ class HistoryScreen(StateScreen):
     def on_screen_resume(self) -> None:
         if self.is_mounted:
             self.action_reload()
+
+    def screen_commands(self):
+        """What the command palette offers on this screen."""
+        yield SystemCommand("History: compare", "The highlighted build with the one before it, or the marked one (enter)",
+                            self.action_compare)
+        yield SystemCommand("History: mark for compare", "Pick the build to compare with (space)", self.action_mark)
+        yield SystemCommand("History: reload", "Read the build history again (ctrl+r)", self.action_reload)
 
     # -- loading --------------------------------------------------------------------------------
     def action_reload(self) -> None:

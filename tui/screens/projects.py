@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -225,6 +225,17 @@ class ProjectsScreen(StateScreen):
         if self._current_project() != self.shown_path:
             self._make_current(self.shown_path)
         self.app.update_state(cache_ref=event.cache_ref or None, builder=event.builder or None)
+
+    def screen_commands(self):
+        """What the command palette offers on this screen."""
+        yield SystemCommand("Projects: type a path", "Open a project directory by path, with completion (key /)",
+                            self.action_focus_path)
+        yield SystemCommand("Projects: open the highlighted directory", "Detect and open it (key o)",
+                            self.action_open_highlighted)
+        yield SystemCommand("Projects: edit cache ref and builder", "Choose them for this project (key e)",
+                            self.action_edit_choices)
+        yield SystemCommand("Projects: rescan", "Detect the project's Dockerfile or Railpack app again (ctrl+r)",
+                            self.action_rescan)
 
     # -- actions --------------------------------------------------------------------------------
     def action_focus_path(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
@@ -191,11 +191,20 @@ class RegistriesScreen(StateScreen):
         if table.row_count == 0:
             self.query_one(RegistryChecks).query_one("#checks-heading", Static).update(
                 "No cache refs yet: press [b]a[/b] to add one.")
-        if keep is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(keep.ref))
-            except Exception:
-                pass
+        target = keep.ref if keep is not None else current
+        if target:
+            self._select(target)
+
+    def screen_commands(self):
+        """What the command palette offers on this screen."""
+        yield SystemCommand("Registries: add a cache ref", "With its username and password (key a)", self.action_add)
+        yield SystemCommand("Registries: edit the selected cache ref", "Change its login or options (key e)",
+                            self.action_edit)
+        yield SystemCommand("Registries: test the selected cache ref", "Run the checks live (key t)",
+                            self.action_test_registry)
+        yield SystemCommand("Registries: use the selected cache ref", "Make it the project's cache ref (key u)",
+                            self.action_use)
+        yield SystemCommand("Registries: remove the selected cache ref", "From the list (key d)", self.action_delete)
 
     # -- keyring --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="registries-keyring", exit_on_error=False)

@@ -14,7 +14,7 @@ from .projects_path_input import tilde
 
 class RecentProjects(OptionList):
     def show(self, projects: list[tuple[str, str]], current: str | None = None) -> None:
-        """`projects`: (path, cache ref or "") pairs, newest first."""
+        """`projects`: (path, cache ref or "") pairs, newest first; the ref shows as a tooltip."""
         self.clear_options()
         if not projects:
             self.add_option(Option(Text("no recent projects yet", style="dim italic"), disabled=True))
@@ -24,6 +24,5 @@ class RecentProjects(OptionList):
             mark = "● " if path == current else "  "
             label = Text.assemble(mark, (p.name or path, "bold"), "  ", (tilde(p.parent), "dim"),
                                   no_wrap=True, overflow="ellipsis")
-            if cache_ref:
-                label.append(f"\n    {cache_ref}", style="dim")
             self.add_option(Option(label, id=path))
+        self.tooltip = "\n".join(f"{Path(p).name}: {ref}" for p, ref in projects if ref) or None
