@@ -158,7 +158,7 @@ class BuildResult:
     model: Any
     engine: str
     builder: str
-    run_id: str
+    run_id: int | str  # the history id; a random string when the build was not recorded
     started_at: float
     duration_s: float
     returncode: int | None
@@ -210,25 +210,33 @@ def _credential_for(host: str):
     return cred if cred is not None and cred.host == host else None
 
 
-def _after_build(request: BuildRequest, model, snapshot) -> str | None:
-    """History and miss explanations. TODO(issue 5): core/project.py, history.py and explain.py are
-    landing in parallel; until they exist, builds are not recorded and run ids are random."""
-    try:
-        from . import explain, history
-    except ImportError:
-        return None
+def _after_build(request: BuildRequest, model, snapshot, notes: list[str]) -> int | None:
+    """Record the build in the history, then explain its misses (explain reads that history).
+    Neither may fail a build: a problem becomes a note (and a crash log entry)."""
+    from . import explain, history
+
     info = request.to_info()
-    run_id = history.record(info, model, snapshot)
-    explain.annotate(model, snapshot, history, info)
+    run_id = None
+    try:
+        run_id = history.record(info, model, snapshot)
+        notes.extend(history.default().notices[-1:] if run_id is None else [])
+        if snapshot is not None:
+            explain.annotate(model, snapshot, history.default(), {**info, "run_id": run_id})
+    except Exception as exc:  # noqa: BLE001 - reported, never raised into a finished build
+        from .crashlog import record as crash
+
+        notes.append(f"history/explanations unavailable for this build ({type(exc).__name__}: {exc}); details in {crash(exc)}")
     return run_id
 
 
-def _snapshot(request: BuildRequest):
+def _snapshot(request: BuildRequest, notes: list[str]):
+    from . import project
+
     try:
-        from . import project
-    except ImportError:
+        return project.snapshot(project.detect(str(request.project_dir())), dict(request.build_args))
+    except RailpackTuiError as exc:
+        notes.append(f"no project snapshot, so no miss explanations: {exc}")
         return None
-    return project.snapshot(project.detect(str(request.project_dir())), dict(request.build_args))
 
 
 class BuildRun:
@@ -302,7 +310,7 @@ class BuildRun:
             engine = make_engine(req.engine, self.builder)
             command = engine.command_line(req)
             self._check_cancel()
-            snapshot = _snapshot(req)
+            snapshot = _snapshot(req, notes)
             creds = []
             for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
                 cred = _credential_for(host)
@@ -341,14 +349,12 @@ class BuildRun:
         cancelled = self._cancel.is_set()
         if self.model is not None:
             self.model.finish(returncode=rc, cancelled=cancelled)
-            try:
-                run_id = _after_build(req, self.model, snapshot) if rc is not None else None
-            except RailpackTuiError as exc:
-                notes.append(f"history not recorded: {exc}")
+            if rc is not None:
+                run_id = _after_build(req, self.model, snapshot, notes)
             self.on_event(RunEvent("progress", changes=self.model.drain_changes()))
         self.result = BuildResult(request=req, model=self.model, engine=req.engine,
                                   builder=self.builder.display if self.builder else (req.builder or ""),
-                                  run_id=run_id or uuid.uuid4().hex[:12], started_at=started,
+                                  run_id=run_id if run_id is not None else uuid.uuid4().hex[:12], started_at=started,
                                   duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
                                   command_line=command, output_tail=tail[-20:], error=error, notes=notes,
                                   plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}))
@@ -357,7 +363,7 @@ class BuildRun:
         return self.result
 
     def _pump(self, proc, tail: list[str]) -> int:
-        sink = open(self.request.progress_file, "w") if self.request.progress_file else None
+        sink = open(self.request.progress_file, "w", buffering=1) if self.request.progress_file else None  # line-buffered: tail -f works
         try:
             for line in proc.lines():
                 if sink:

@@ -80,6 +80,8 @@ def test_cli_build_json_and_exit_codes(sandbox, sandbox_credential, example_proj
     assert out["engine"] == "buildkit" and out["builder"] == sandbox.buildkit_host and out["cache_ref"] == unique_ref
     assert "mode=min" in out["command_line"] and "build-arg:APP_VERSION=9" in out["command_line"]
     assert sandbox_credential.password not in json.dumps(out)
+    executed = [s for s in out["steps"] if s["state"] == "executed"]  # each says why it missed
+    assert all(s["miss"] and s["miss"]["kind"] for s in executed), executed
 
     # a build that fails: exit 1, the step error in the report
     with open(example_project / "Dockerfile", "a") as fh:
