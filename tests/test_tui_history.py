@@ -128,3 +128,22 @@ def test_pair_steps_keeps_steps_only_in_one_build():
     assert [(p.a.name if p.a else None, p.b.name if p.b else None) for p in pairs] == [
         ("[1/2] RUN a", "[1/1] RUN a"), ("[2/2] RUN b", None)]
     assert [p.changed for p in pairs] == [True, True]
+
+
+async def test_compare_swap_and_only_changed(tmp_path, recorded):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_history(pilot)
+        await pilot.press("down", "down", "down", "enter")  # #3 against #2
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#compare-table", DataTable)
+        assert table.row_count == 8
+        await pilot.press("f")
+        await pilot.pause()
+        assert [table.get_row_at(i)[1].plain[:28] for i in range(table.row_count)] == [
+            "[build 1/2] COPY src/ ./src/", '[build 2/2] RUN echo "buildi', "[final 1/1] COPY --from=buil"]
+        await pilot.press("s")
+        await pilot.pause()
+        assert (screen.diff.a.id, screen.diff.b.id) == (3, 2)
+        assert [str(c.label) for c in table.columns.values()][2] == "#3"

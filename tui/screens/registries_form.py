@@ -41,13 +41,14 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
     RegistryFormScreen { align: center middle; }
     RegistryFormScreen #form { width: 84; max-width: 100%; height: auto; max-height: 100%;
         border: round $primary; background: $surface; padding: 0 1; }
-    RegistryFormScreen .row { height: auto; }
-    RegistryFormScreen .label { width: 12; padding: 1 1 0 0; color: $text-muted; }
+    RegistryFormScreen .row { height: auto; margin-top: 1; }
+    RegistryFormScreen .label { width: 12; padding: 0 1 0 0; color: $text-muted; }
     RegistryFormScreen Input { width: 1fr; }
     RegistryFormScreen #form-problem { color: $error; height: auto; padding: 0 1; }
     RegistryFormScreen #form-keyring { color: $warning; height: auto; padding: 0 1; }
-    RegistryFormScreen #form-buttons { height: auto; align-horizontal: right; }
-    RegistryFormScreen Checkbox { border: none; padding: 0; margin: 0 0 0 12; }
+    RegistryFormScreen #form-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    RegistryFormScreen #form-buttons Button { margin-left: 2; }
+    RegistryFormScreen Checkbox { border: none; padding: 0; margin: 1 0 0 12; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
@@ -66,17 +67,17 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
             with Horizontal(classes="row"):
                 yield Label("Cache ref", classes="label")
                 yield Input(e.ref if e else "", placeholder="registry.example.com/team/app:cache", id="form-ref",
-                            validators=[CacheRefValidator()], validate_on=["changed", "submitted"])
+                            validators=[CacheRefValidator()], validate_on=["changed", "submitted"], compact=True)
             with Horizontal(classes="row"):
                 yield Label("Username", classes="label")
-                yield Input(e.username if e else "", placeholder="empty: anonymous", id="form-username")
+                yield Input(e.username if e else "", placeholder="empty: anonymous", id="form-username", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Password", classes="label")
                 hint = "unchanged (a password is stored)" if self.has_secret else "registry password or token"
-                yield Input("", password=True, placeholder=hint, id="form-password")
+                yield Input("", password=True, placeholder=hint, id="form-password", compact=True)
             with Horizontal(classes="row"):
                 yield Label("CA file", classes="label")
-                yield Input(e.ca_cert if e else "", placeholder="PEM file to trust (optional)", id="form-ca")
+                yield Input(e.ca_cert if e else "", placeholder="PEM file to trust (optional)", id="form-ca", compact=True)
             yield Checkbox("Insecure: allow plain HTTP and unverified TLS", e.insecure if e else False, id="form-insecure")
             yield Checkbox("Keep the password for this session only (not in the keyring)", not self.keyring_usable,
                            id="form-session", disabled=not self.keyring_usable)
@@ -85,8 +86,8 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
                              "and is gone when railpack-tui exits.", id="form-keyring")
             yield Static("", id="form-problem")
             with Horizontal(id="form-buttons"):
-                yield Button("Cancel", id="form-cancel")
-                yield Button("Save", id="form-save", variant="primary")
+                yield Button("Cancel", id="form-cancel", compact=True)
+                yield Button("Save", id="form-save", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#form-ref" if self.existing is None else "#form-password", Input).focus()
