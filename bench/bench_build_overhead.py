@@ -89,6 +89,33 @@ def _ours(argv: list[str], env: dict) -> tuple[float, dict]:
     return elapsed, json.loads(p.stdout)
 
 
+BREAKDOWN = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from railpack_tui.core import builders, runner
+out = {"import runner": time.perf_counter() - t0}
+def timed(owner, name, label):
+    f = getattr(owner, name)
+    def w(*a, **k):
+        t = time.perf_counter()
+        try:
+            return f(*a, **k)
+        finally:
+            out[label] = out.get(label, 0) + time.perf_counter() - t
+    setattr(owner, name, w)
+timed(builders, "check", "builder probe (buildctl debug workers)")
+timed(runner, "_snapshot", "project snapshot")
+timed(runner, "_credential_for", "credential lookup (keyring, sandbox)")
+timed(runner.BuildRun, "_pump", "buildctl running, every line into the model")
+timed(runner, "_after_build", "history + miss explanations")
+path, builder, ref, run_id = sys.argv[1:5]
+t = time.perf_counter()
+r = runner.BuildRun(runner.BuildRequest(path=path, cache_ref=ref, builder=builder, build_args={"RUN_ID": run_id})).run()
+out["BuildRun.run total"] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=7)
@@ -160,6 +187,13 @@ def main() -> int:
             ratios.append(o / b)
             print(f"pair {i + 1} ({'bare first' if i % 2 == 0 else 'railpack-tui first'}): bare {b:.3f}s  "
                   f"railpack-tui {o:.3f}s  ratio {o / b:.3f}  (executed steps: {executed})", flush=True)
+        # where railpack-tui's time goes: one more build with the runner's phases timed in-process
+        p = subprocess.run([sys.executable, "-c", BREAKDOWN, str(project), info.buildkit_host, ref, uuid.uuid4().hex],
+                           capture_output=True, text=True, env=env)
+        if p.returncode == 0:
+            parts = json.loads(p.stdout.strip().splitlines()[-1])
+            print("breakdown of one railpack-tui build (in-process, ms): " +
+                  "; ".join(f"{k} {v * 1000:.0f}" for k, v in parts.items()))
         med = statistics.median(ratios)
         print(f"bare buildctl:  median {statistics.median(bares):.3f}s")
         print(f"railpack-tui:   median {statistics.median(ourss):.3f}s")
