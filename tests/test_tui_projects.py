@@ -162,3 +162,58 @@ async def test_recent_projects_survive_a_restart(tmp_path, home):
         await pilot.press("enter")
         await settle(pilot)
         assert again.state.project == other.resolve()
+
+
+PLAN = """{
+ "steps": [
+  {"name": "install", "inputs": [{"image": "registry.example.com/base/busybox:1"}, {"local": true, "include": ["requirements.txt"]}],
+   "commands": [{"cmd": "sh -c 'sort requirements.txt > resolved.txt'", "customName": "resolve dependencies"}]},
+  {"name": "build", "inputs": [{"step": "install"}, {"local": true, "include": ["src"]}],
+   "commands": [{"src": "src", "dest": "/app/src"}, {"cmd": "sh -c 'cat src/*.txt > app.txt'", "customName": "build app"}]}
+ ],
+ "deploy": {"base": {"image": "registry.example.com/base/busybox:1"}, "startCommand": "cat /app/app.txt"}
+}
+"""
+
+
+@pytest.fixture()
+def railpack_app(home):
+    app_dir = home / "py-app"
+    (app_dir / "src").mkdir(parents=True)
+    (app_dir / "requirements.txt").write_text("flask\n")
+    (app_dir / "src" / "main.txt").write_text("hello\n")
+    (app_dir / "railpack-plan.json").write_text(PLAN)
+    return app_dir
+
+
+def test_detected_railpack_app_with_its_plan(snap_compare, tmp_path, railpack_app):
+    app = make_app(tmp_path, project=railpack_app)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_on_projects)
+
+
+async def test_railpack_plan_steps_are_shown(tmp_path, railpack_app):
+    app = make_app(tmp_path, project=railpack_app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        tree = app.screen.query_one(DetectionView)
+        labels = []
+
+        def walk(node):
+            labels.append(str(node.label))
+            for child in node.children:
+                walk(child)
+
+        walk(tree.root)
+        assert "requirements.txt  Python" in labels
+        assert any(label.startswith("resolve dependencies") for label in labels)
+        assert "COPY src → /app/src" in labels and "start cat /app/app.txt" in labels
+        assert app.state.project == railpack_app
+
+
+async def test_p_on_a_dockerfile_project_says_what_it_is_for(tmp_path, home):
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert any("for Railpack apps" in str(n.message) for n in app._notifications)

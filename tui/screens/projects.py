@@ -35,6 +35,14 @@ class ProjectScanned(Message):
         self.open_it = open_it
 
 
+class PlanPrepared(Message):
+    def __init__(self, path: Path, plan: dict | None = None, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.plan = plan
+        self.error = error
+
+
 class ProjectTree(DirectoryTree):
     """Directories only, hidden ones left out, the root shown as `~/...`."""
 
@@ -71,6 +79,7 @@ class ProjectsScreen(StateScreen):
         Binding("o", "open_highlighted", "Open dir"),
         Binding("ctrl+r", "rescan", "Rescan"),
         Binding("e", "edit_choices", "Cache/builder"),
+        Binding("p", "prepare_plan", "Railpack plan", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -254,6 +263,33 @@ class ProjectsScreen(StateScreen):
         if node is not None and node.data is not None:
             self.query_one("#project-path", Input).value = tilde(node.data.path) + "/"
             self.open_path(Path(node.data.path))
+
+    def action_prepare_plan(self) -> None:
+        from ..widgets.projects_detection import kind_of
+
+        if self.shown_path is None or kind_of(self.detection) != "railpack":
+            self.notify("`railpack prepare` is for Railpack apps; this project has a Dockerfile.", timeout=4)
+            return
+        self.notify("Running `railpack prepare`…", timeout=3)
+        self.prepare_worker(self.shown_path)
+
+    @work(thread=True, exclusive=True, group="project-plan", exit_on_error=False)
+    def prepare_worker(self, path: Path) -> None:
+        from ..widgets.projects_detection import prepare_plan
+
+        try:
+            self.post_message(PlanPrepared(path, plan=prepare_plan(path)))
+        except RailpackTuiError as exc:
+            self.post_message(PlanPrepared(path, error=exc))
+
+    def on_plan_prepared(self, message: PlanPrepared) -> None:
+        if message.error is not None:
+            report = getattr(self.app, "report_error", None)
+            if report is not None:
+                report(message.error, "railpack prepare")
+            return
+        if message.path == self.shown_path and message.plan is not None:
+            self.query_one(DetectionView).show_plan(message.plan, source="railpack prepare")
 
     def action_back(self) -> None:
         if self.focused is not None and self.focused.id != "project-tree":

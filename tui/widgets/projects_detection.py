@@ -16,10 +16,36 @@ from textual.widgets import Tree
 from .projects_path_input import tilde
 
 
+PLAN_FILE = "railpack-plan.json"
+
+
 def detect_project(path: Path) -> Any:
+    """`core.project.detect`, plus for a Railpack app its plan when the directory holds one."""
+    import json
+
     from railpack_tui.core import project
 
-    return project.detect(path)
+    found = project.detect(path)
+    if found.kind == "railpack":
+        plan_file = Path(found.path) / PLAN_FILE
+        if plan_file.is_file():
+            try:
+                found.plan = json.loads(plan_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                found.plan_error = f"{PLAN_FILE} cannot be read: {exc}"
+    return found
+
+
+def prepare_plan(path: Path) -> dict:
+    """`railpack prepare` into a temporary directory (network needed; raises core.errors)."""
+    import json
+    import tempfile
+
+    from railpack_tui.core.engines import railpack
+
+    with tempfile.TemporaryDirectory(prefix="railpack-tui-plan-") as out:
+        plan_file = railpack.prepare_plan(path, Path(out))
+        return json.loads(plan_file.read_text(encoding="utf-8"))
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -142,13 +168,43 @@ class DetectionView(Tree):
                 found.add_leaf(Text.assemble((marker, "bold magenta"), "  ", (RAILPACK_MARKERS.get(marker, ""), "dim")))
         plan = _get(detection, "plan")
         if plan is None:
-            why = _get(detection, "plan_error", "plan_note", default=None)
-            self.root.add_leaf(Text(str(why or "build plan: `railpack prepare` writes it at build time (it resolves versions over the network)"), style="dim italic"))
+            why = _get(detection, "plan_error", default=None)
+            self.root.add_leaf(Text(str(why or "no railpack-plan.json here: press p to run `railpack prepare` "
+                                                "(it resolves versions over the network)"), style="dim italic"))
             return
-        steps = _get(plan, "steps", default=[]) or []
-        for step in steps:
-            name = _get(step, "name", default="step")
-            node = self.root.add(Text(str(name), style="bold"), expand=True)
-            for cmd in _get(step, "commands", default=[]) or []:
-                text = _get(cmd, "cmd", "name", "src", default=None) if not isinstance(cmd, str) else cmd
-                node.add_leaf(Text(str(text if text is not None else cmd))[:200])
+        self.show_plan(plan)
+
+    def show_plan(self, plan: dict, source: str = "railpack-plan.json") -> None:
+        """A Railpack build plan: its steps with their commands (the names BuildKit will show)."""
+        node = self.root.add(Text.assemble(("build plan", "bold"), f" ({source})"), expand=True)
+        for step in plan.get("steps") or []:
+            snode = node.add(Text(str(step.get("name") or "step"), style="bold"), expand=True)
+            for cmd in step.get("commands") or []:
+                snode.add_leaf(plan_command(cmd))
+        deploy = plan.get("deploy") or {}
+        if deploy.get("startCommand"):
+            node.add_leaf(Text.assemble(("start ", "bold magenta"), str(deploy["startCommand"])))
+
+
+def plan_command(cmd) -> Text:
+    if isinstance(cmd, str):
+        return Text(cmd[:200])
+    if not isinstance(cmd, dict):
+        return Text(str(cmd)[:200])
+    if cmd.get("customName"):
+        return Text.assemble((str(cmd["customName"]), "bold"), "  ", (str(cmd.get("cmd") or "")[:160], "dim"))
+    if cmd.get("cmd"):
+        return Text.assemble(("RUN ", "bold magenta"), str(cmd["cmd"])[:190])
+    if cmd.get("src") is not None:
+        return Text.assemble(("COPY ", "bold magenta"), f"{cmd.get('src')} → {cmd.get('dest', '')}")
+    if cmd.get("path"):
+        return Text.assemble(("PATH ", "bold magenta"), str(cmd["path"]))
+    if cmd.get("name") and "value" in cmd:
+        return Text.assemble(("ENV ", "bold magenta"), f"{cmd['name']}={cmd['value']}")
+    return Text(json_short(cmd))
+
+
+def json_short(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)[:200]
