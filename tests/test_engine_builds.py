@@ -123,7 +123,8 @@ def _children_of_me() -> list[str]:
         except OSError:
             continue
         rest = stat.rsplit(")", 1)[-1].split()
-        if rest[1] == me and rest[0] != "Z" and ("buildctl" in cmd or "docker" in cmd):
+        argv0 = os.path.basename(cmd.split(" ", 1)[0])
+        if rest[1] == me and rest[0] != "Z" and argv0 in ("buildctl", "docker", "docker-buildx", "env", "setsid"):
             found.append(cmd)
     return found
 
