@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 
@@ -85,7 +86,9 @@ class _Progress:
         lines = [f"railpack-tui: {self.phase}"]
         for st in steps[-15:] if not final else steps:
             t = f"{st.duration_s:.2f}s" if st.duration_s is not None else ""
-            lines.append(f"  {_LABEL.get(st.state, st.state):<9} {t:>8}  {st.name[:110]}")
+            lines.append(f"  {_LABEL.get(st.state, st.state):<9} {t:>8}  {st.name}")
+        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)  # no wrapping: the redraw counts lines
+        lines = [ln[:width] for ln in lines]
         out = ""
         if self.drawn:
             out += f"\x1b[{self.drawn}F\x1b[J"
