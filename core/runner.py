@@ -303,8 +303,13 @@ class BuildRun:
 
             req.validate()
             self.model = BuildModel(format="rawjson")
+            self._check_cancel()
             self.builder = builders.resolve(req.builder, tls=req.tls())
             self._phase(f"checking builder {self.builder.display}")
+            if self.builder.addr is None and req.engine != "buildx":
+                from .engines.buildx import as_buildkit_builder
+
+                self.builder = as_buildkit_builder(self.builder.buildx_name or "")
             if self.builder.addr is not None:
                 builders.check(self.builder)
             engine = make_engine(req.engine, self.builder)

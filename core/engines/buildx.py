@@ -104,6 +104,17 @@ def inspect_builder(name: str, timeout: float = 5) -> object:
                              kind="no-builder")
 
 
+def as_buildkit_builder(name: str) -> Builder:
+    """A buildx builder name used with buildctl (the buildkit/railpack engines): the BuildKit
+    address of its `remote` driver node. Other drivers keep BuildKit where buildctl cannot reach."""
+    b = inspect_builder(name)
+    endpoints = [n.endpoint for n in (b.nodes or []) if n.endpoint]
+    if b.driver != "remote" or not endpoints:
+        raise EnvironmentProblem(f"the buildx builder {name!r} ({b.driver} driver) has no BuildKit address buildctl can use.",
+                                 fix="use --engine buildx with it, or pass its BuildKit address as --builder", kind="no-builder")
+    return Builder(addr=endpoints[0], source=f"buildx builder {name}")
+
+
 def builder_name_for(addr: str) -> str:
     return BUILDER_PREFIX + hashlib.sha256(addr.encode()).hexdigest()[:10]
 
