@@ -201,3 +201,8 @@ def test_buildx_named_remote_builder(sandbox, example_project, unique_ref, build
     assert result.status == "success", (result.error, result.model and result.model.error)
     assert result.builder == "buildx:rt-test-remote"
     assert "--builder rt-test-remote" in result.command_line
+
+    # the same name with buildctl: the remote node's BuildKit address is used
+    direct = run_build(BuildRequest(path=str(example_project), engine="buildkit", builder="rt-test-remote"))
+    assert direct.status == "success", direct.error
+    assert direct.builder == sandbox.buildkit_host
