@@ -168,6 +168,7 @@ class BuildResult:
     error: RailpackTuiError | None = None
     notes: list[str] = field(default_factory=list)
     plan_steps: dict[str, str] = field(default_factory=dict)  # railpack: vertex name -> plan step
+    plan: dict | None = None  # railpack: the build plan that was built
 
     @property
     def status(self) -> str:
@@ -189,6 +190,8 @@ class BuildResult:
             data["notes"] = list(self.notes)
         if self.plan_steps:
             data["plan_steps"] = dict(self.plan_steps)
+        if self.plan is not None:
+            data["railpack_plan"] = self.plan
         if self.error is not None:
             data["error"] = self.error.to_json()
         return data
@@ -362,7 +365,8 @@ class BuildRun:
                                   run_id=run_id if run_id is not None else uuid.uuid4().hex[:12], started_at=started,
                                   duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
                                   command_line=command, output_tail=tail[-20:], error=error, notes=notes,
-                                  plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}))
+                                  plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}),
+                                  plan=getattr(engine, "plan", None))
         self._done.set()
         self.on_event(RunEvent("finished", result=self.result))
         return self.result
