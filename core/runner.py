@@ -354,6 +354,13 @@ class BuildRun:
             pass
         except RailpackTuiError as exc:
             error = exc
+        except Exception as exc:  # noqa: BLE001 - a bug must end the run, not hang whoever waits on it
+            from .crashlog import record as crash
+
+            error = RailpackTuiError(f"internal error: {type(exc).__name__}: {exc}", fix=f"please report it with {crash(exc)}",
+                                     kind="internal")
+            if self._proc is not None:
+                self._proc.cancel()
         cancelled = self._cancel.is_set()
         if self.model is not None:
             self.model.finish(returncode=rc, cancelled=cancelled)
