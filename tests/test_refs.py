@@ -160,3 +160,38 @@ def test_registry_of_still_refuses_garbage():
 def test_normalise_registry_from_docker_config_keys():
     assert refs.normalise_registry("https://index.docker.io/v1/") == "docker.io"
     assert refs.normalise_registry("https://Reg.Example.com:5000/v2/") == "reg.example.com:5000"
+
+
+# --- properties: every reference the grammar allows parses, and its canonical form is stable ----
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_component = st.from_regex(r"\A[a-z0-9]{1,6}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,6}){0,2}\Z")
+_label = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,6}[a-z0-9])?\Z")
+_domain = st.one_of(
+    st.builds(lambda a, b: f"{a}.{b}", _label, _label),
+    st.just("localhost"),
+    st.builds(lambda ip: str(ip), st.ip_addresses(v=4)),
+    st.builds(lambda ip: f"[{ip}]", st.ip_addresses(v=6)),
+)
+_port = st.one_of(st.none(), st.integers(1, 65535))
+_tag = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}\Z")
+
+
+@given(_domain, _port, st.lists(_component, min_size=1, max_size=4), _tag)
+def test_grammar_valid_references_round_trip(domain, port, path, tag):
+    host = domain + (f":{port}" if port else "")
+    text = f"{host}/{'/'.join(path)}:{tag}"
+    r = refs.parse_cache_ref(text)
+    assert r.repository == "/".join(path) and r.tag == tag and r.port == port
+    assert refs.parse_cache_ref(str(r)) == r
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_any_text_parses_or_raises_bad_input(text):
+    try:
+        r = refs.parse(text)
+    except BadInput as e:
+        assert e.kind == "invalid-ref" and e.fix
+    else:
+        assert refs.parse(str(r)) == r
