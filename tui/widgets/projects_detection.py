@@ -79,7 +79,7 @@ class DetectionView(Tree):
     """A read-only tree of the detection; Enter folds a stage."""
 
     DEFAULT_CSS = """
-    DetectionView { background: transparent; }
+    DetectionView { background: transparent; scrollbar-size-horizontal: 0; }
     """
 
     def __init__(self, **kwargs) -> None:
