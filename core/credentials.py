@@ -187,6 +187,8 @@ def _keyring_call(what: str, fn, *args):
 
     try:
         return fn(*args)
+    except keyring.errors.PasswordDeleteError:
+        raise  # "not found": the caller decides
     except keyring.errors.NoKeyringError as exc:
         raise NoKeyring(f"No usable keyring to {what}: {exc}.", fix=NO_KEYRING_FIX) from None
     except keyring.errors.KeyringLocked:
@@ -194,6 +196,8 @@ def _keyring_call(what: str, fn, *args):
                         fix="unlock your login keyring (log in to the desktop session or unlock it in Seahorse), then retry") from None
     except keyring.errors.KeyringError as exc:
         raise NoKeyring(f"The keyring refused to {what}: {exc}.", fix=NO_KEYRING_FIX) from None
+    except Exception as exc:  # a D-Bus failure inside the backend (secretstorage, jeepney)
+        raise NoKeyring(f"The keyring failed to {what}: {type(exc).__name__}: {exc}.", fix=NO_KEYRING_FIX) from None
 
 
 def save(cred: Credential) -> None:
@@ -231,12 +235,10 @@ def delete(host: str, username: str) -> bool:
     removed = _index_remove(host, username) or removed
     if keyring_status().usable:
         try:
-            keyring.delete_password(service_name(host), username)
+            _keyring_call(f"delete the password for {username}@{host}", keyring.delete_password, service_name(host), username)
             removed = True
         except keyring.errors.PasswordDeleteError:
             pass
-        except keyring.errors.KeyringError as exc:
-            raise NoKeyring(f"The keyring refused to delete the password for {username}@{host}: {exc}.", fix=NO_KEYRING_FIX) from None
     return removed
 
 

@@ -239,3 +239,35 @@ def test_temporary_docker_config_uses_the_keys_buildkit_looks_up(tmp_path):
         auths = json.loads(f.read_text())["auths"]
         assert set(auths) == {"https://index.docker.io/v1/", "127.0.0.1:5000"}
     assert not d.exists()
+
+
+class LockedKeyring(MemoryKeyring):
+    """A keyring whose collection is locked (as a desktop keyring before the user unlocks it)."""
+
+    def get_password(self, *args):
+        from keyring.errors import KeyringLocked
+
+        raise KeyringLocked("collection is locked")
+
+    set_password = delete_password = get_password
+
+
+class BrokenBusKeyring(MemoryKeyring):
+    """A backend whose D-Bus connection fails with a non-keyring exception."""
+
+    def get_password(self, *args):
+        raise ConnectionError("org.freedesktop.DBus.Error.NoReply")
+
+    set_password = delete_password = get_password
+
+
+@pytest.mark.parametrize("backend,word", [(LockedKeyring, "locked"), (BrokenBusKeyring, "NoReply")])
+def test_a_failing_keyring_is_a_clear_error_and_for_registry_moves_on(use_backend, config_dir, backend, word):
+    use_backend(backend())
+    for call in (lambda: credentials.save(Credential("reg.io", "alice", SECRET)),
+                 lambda: credentials.load("reg.io", "alice"),
+                 lambda: credentials.delete("reg.io", "alice")):
+        with pytest.raises(NoKeyring) as e:
+            call()
+        assert word in str(e.value) and SECRET not in str(e.value)
+    assert credentials.for_registry("reg.io", "alice") is None
