@@ -117,24 +117,48 @@ def _index_path() -> Path:
     return paths.config_dir() / INDEX_FILE
 
 
-def _read_index() -> list[dict]:
+def _read_file() -> dict:
     try:
         data = json.loads(_index_path().read_text())
     except (OSError, ValueError):
-        return []
-    entries = data.get("entries") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_index() -> list[dict]:
+    entries = _read_file().get("entries")
     return [e for e in entries or [] if isinstance(e, dict) and e.get("host") and e.get("username")]
 
 
-def _write_index(entries: list[dict]) -> None:
+def _write_file(entries: list[dict] | None = None, use_docker_config: bool | None = None) -> None:
+    current = _read_file()
+    if entries is None:
+        entries = _read_index()
+    if use_docker_config is None:
+        use_docker_config = bool(current.get("use_docker_config", False))
     d = paths.config_dir()
     d.mkdir(parents=True, exist_ok=True)
     clean = [{"host": e["host"], "username": e["username"], "saved_at": e.get("saved_at")} for e in entries]
     tmp = d / (INDEX_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"entries": clean}, fh, indent=2)
+        json.dump({"entries": clean, "use_docker_config": use_docker_config}, fh, indent=2)
     os.replace(tmp, _index_path())
+
+
+def _write_index(entries: list[dict]) -> None:
+    _write_file(entries=entries)
+
+
+def docker_config_opted_in() -> bool:
+    """Has the user chosen to also use their own Docker login (config.json / credential helper)?"""
+    return bool(_read_file().get("use_docker_config", False))
+
+
+def set_docker_config_opt_in(enabled: bool) -> None:
+    """Remember the user's choice (the TUI's setting); `for_registry` follows it by default."""
+    with _index_lock:
+        _write_file(use_docker_config=bool(enabled))
 
 
 def _index_add(host: str, username: str) -> None:
@@ -344,12 +368,15 @@ def _sandbox_credential(host: str) -> Credential | None:
     return Credential(cred.host, cred.username, cred.password, "sandbox") if cred else None
 
 
-def for_registry(host: str, username: str | None = None, *, use_docker_config: bool = False) -> Credential | None:
+def for_registry(host: str, username: str | None = None, *, use_docker_config: bool | None = None) -> Credential | None:
     """The credential to use for `host` (a normalised registry, e.g. `refs.parse(r).registry`):
     session memory, the keyring (the given username, else the most recently saved one), the
-    sandbox's own credential when `host` is the sandbox registry, then — only with
-    `use_docker_config` — the user's Docker config / credential helper. None when nothing is known.
+    sandbox's own credential when `host` is the sandbox registry, then — only when the user chose
+    it (`use_docker_config`, default: their saved choice, see `set_docker_config_opt_in`) — their
+    Docker config / credential helper. None when nothing is known.
     An unusable keyring is skipped here (not an error); `load` raises instead."""
+    if use_docker_config is None:
+        use_docker_config = docker_config_opted_in()
     cred = _session_for(host, username)
     if cred:
         return cred

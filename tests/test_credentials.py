@@ -271,3 +271,19 @@ def test_a_failing_keyring_is_a_clear_error_and_for_registry_moves_on(use_backen
             call()
         assert word in str(e.value) and SECRET not in str(e.value)
     assert credentials.for_registry("reg.io", "alice") is None
+
+
+def test_the_docker_config_choice_is_remembered(memory, config_dir, tmp_path, monkeypatch):
+    import base64
+
+    token = base64.b64encode(f"carol:{SECRET}".encode()).decode()
+    _docker_config(tmp_path, monkeypatch, {"auths": {"reg.io": {"auth": token}}})
+    credentials.save(Credential("other.io", "alice", "pw"))
+    assert not credentials.docker_config_opted_in() and credentials.for_registry("reg.io") is None
+    credentials.set_docker_config_opt_in(True)
+    assert credentials.for_registry("reg.io").source == "docker-config"
+    assert credentials.for_registry("reg.io", use_docker_config=False) is None
+    assert [s.host for s in credentials.list_saved()] == ["other.io"]  # the names survive the setting
+    credentials.set_docker_config_opt_in(False)
+    assert credentials.for_registry("reg.io") is None
+    assert _files_contain(config_dir, SECRET) == []

@@ -82,7 +82,7 @@ def _credential_for_test(args, ref: refs.Reference) -> credentials.Credential | 
         if not args.username:
             raise BadInput("--password-stdin needs --username.", fix="pass --username U together with --password-stdin")
         return credentials.Credential(ref.registry, args.username, _read_password(args), "stdin")
-    use_docker = bool(getattr(args, "docker_config", False))
+    use_docker = True if getattr(args, "docker_config", False) else None  # None: the user's saved choice
     cred = credentials.for_registry(ref.registry, args.username, use_docker_config=use_docker)
     if cred is None and args.username:
         credentials.require_keyring()  # exit 3: the saved password can only come from a keyring
