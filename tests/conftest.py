@@ -75,5 +75,6 @@ def unique_ref(sandbox, request):
     import re
     import uuid
 
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40] or "t"
+    # cut before stripping: a repository path component may not end with "-"
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") or "t"
     return f"{sandbox.registry}/tests/{name}:{uuid.uuid4().hex[:8]}"
