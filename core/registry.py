@@ -185,6 +185,17 @@ def _handshake(sockaddr: tuple, host: str, ctx: ssl.SSLContext, timeout: float) 
         raise
 
 
+def _tls_fix(reason: str) -> str:
+    r = reason.lower()
+    if "mismatch" in r or "not valid for" in r:
+        return ("use the host name the certificate was issued for (its subject alternative names), "
+                "or --insecure to skip verification")
+    if "expired" in r or "not yet valid" in r:
+        return "the registry's certificate is outside its validity dates: renew it (or check this machine's clock), or use --insecure"
+    return ("pass the registry's CA with --ca-cert FILE (and give BuildKit the same CA in buildkitd.toml), "
+            "or use --insecure to skip verification")
+
+
 def _describe_cert(tls: ssl.SSLSocket) -> str:
     cert = tls.getpeercert() or {}
     issuer = dict(x[0] for x in cert.get("issuer", ()) if x)
@@ -399,9 +410,7 @@ class _Run:
             if self.insecure:
                 self.scheme, self.verify = "https", False
                 return f"HTTPS with an UNVERIFIED certificate ({reason}); allowed by --insecure", False
-            hint = "self-signed" if "self" in reason.lower() else reason
-            raise _Fail("tls", f"the certificate is not trusted: {reason}",
-                        f"pass the registry's CA with --ca-cert FILE (and configure BuildKit with it), or use --insecure to skip verification ({hint})") from None
+            raise _Fail("tls", f"the certificate is not trusted: {reason}", _tls_fix(reason)) from None
         except (socket.timeout, TimeoutError):
             raise _Fail("timeout", f"the TLS handshake did not finish within {self.timeout:g}s",
                         "check that this port serves a registry (HTTP or HTTPS), or raise --timeout") from None

@@ -41,10 +41,10 @@ def _ref(registry_addr: str) -> str:
     return f"{registry_addr}/tests/tls-bearer-{uuid.uuid4().hex[:10]}:t1"
 
 
-def _self_signed(tmp: Path, cn: str, ips=(), dns=()) -> tuple[Path, Path, ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _self_signed(tmp: Path, cn: str, ips=(), dns=(), age_days: int = 0) -> tuple[Path, Path, ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
     san = [x509.IPAddress(ipaddress.ip_address(i)) for i in ips] + [x509.DNSName(d) for d in dns]
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                .serial_number(x509.random_serial_number())
@@ -171,6 +171,16 @@ def test_a_host_name_the_certificate_does_not_cover_is_tls(tls_registry, sandbox
     result = registry.run_checks(_ref(f"localhost:{port}"), None, ca_cert=cert, timeout=5)
     assert result.failed.name == "tls" and result.error["kind"] == "tls"
     assert "mismatch" in result.error["message"].lower() or "not valid for" in result.error["message"].lower()
+    assert "host name the certificate was issued for" in result.error["fix"]
+
+
+def test_an_expired_certificate_is_tls_even_with_its_ca(sandbox, registries, tmp_path):
+    cert, key, _, _ = _self_signed(tmp_path, "expired test registry", ips=["127.0.0.1"], age_days=30)
+    port = free_port()
+    registries(f"127.0.0.1:{port}", tls=(cert, key), auth=_htpasswd_auth(sandbox))
+    result = registry.run_checks(_ref(f"127.0.0.1:{port}"), None, ca_cert=cert, timeout=5)
+    assert result.failed.name == "tls" and result.error["kind"] == "tls"
+    assert "expired" in result.error["message"] and "validity dates" in result.error["fix"]
 
 
 def test_cli_ca_cert_and_insecure_flags(tls_registry, sandbox_credential):
