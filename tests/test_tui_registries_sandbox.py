@@ -97,3 +97,26 @@ async def test_t_on_the_build_screen_tests_the_projects_cache_ref(tmp_path, priv
         assert list(checks.checks) == list(CHECK_NAMES)
         assert all(c.ok or c.skipped for c in checks.checks.values())
         assert str(app.screen.query_one("#registries-table", DataTable).get_row(unique_ref)[3]) == "✓ ok"
+
+
+async def test_escape_stops_a_slow_test(tmp_path, private_config, sandbox, sandbox_credential):
+    from support.slowproxy import slow_proxy
+
+    port = int(sandbox.registry.rsplit(":", 1)[1])
+    with slow_proxy(port, delay=1.0) as slow_port:
+        ref = f"127.0.0.1:{slow_port}/tests/slow:cache"
+        app = make_app(tmp_path, cache_ref=ref, builder=sandbox.buildkit_host)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            await settle(pilot)
+            await pilot.press("t")
+            checks = app.screen.query_one(RegistryChecks)
+            for _ in range(100):  # wait until the slow part (HTTP through the proxy) is under way
+                if "tls" in checks.checks:
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("escape")
+            await settle(pilot, timeout=60)
+            assert not checks.running
+            assert any(c.skipped and "cancelled" in c.detail for c in checks.checks.values())
+            assert "STOPPED" in str(app.screen.query_one("#checks-heading").render())

@@ -7,6 +7,7 @@ logged or put in a notification."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.text import Text
@@ -89,6 +90,7 @@ class RegistriesScreen(StateScreen):
         Binding("e", "edit", "Edit"),
         Binding("d", "delete", "Delete"),
         Binding("u", "use", "Use for project"),
+        Binding("escape", "stop_test", "Stop test", show=False),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
@@ -97,6 +99,7 @@ class RegistriesScreen(StateScreen):
         self.saved_names: list[Any] = []
         self.last_results: dict[str, Any] = {}
         self.testing: str | None = None
+        self._cancel: threading.Event | None = None
         self._pending_test = False
 
     def compose(self) -> ComposeResult:
@@ -337,17 +340,18 @@ class RegistriesScreen(StateScreen):
         who = f"as {saved.username}" if saved.username else "anonymously"
         self.query_one(RegistryChecks).start(saved.ref, who)
         self._refresh_table()
-        self.run_test(saved)
+        self._cancel = threading.Event()
+        self.run_test(saved, self._cancel)
 
     @work(thread=True, group="registries-test", exit_on_error=False)
-    def run_test(self, saved: SavedRef) -> None:
+    def run_test(self, saved: SavedRef, cancel: threading.Event) -> None:
         from railpack_tui.core import registry
 
         try:
             host = registry_of(saved.ref)
             cred = credentials.for_registry(host, saved.username or None) if host else None
             result = registry.run_checks(saved.ref, cred, insecure=saved.insecure, ca_cert=saved.ca_cert or None,
-                                         timeout=TEST_TIMEOUT_S,
+                                         timeout=TEST_TIMEOUT_S, cancel=cancel,
                                          on_check=lambda check: self.post_message(CheckDone(saved.ref, check)))
         except RailpackTuiError as exc:
             self.post_message(TestFinished(saved.ref, error=str(exc)))
@@ -356,6 +360,15 @@ class RegistriesScreen(StateScreen):
             self.post_message(TestFinished(saved.ref, error=f"unexpected {type(exc).__name__}: {exc}"))
             return
         self.post_message(TestFinished(saved.ref, result=result))
+
+    def action_stop_test(self) -> None:
+        if self.testing is not None and self._cancel is not None:
+            self._cancel.set()
+            self.notify(f"Stopping the test of {self.testing}…", timeout=3)
+
+    def on_unmount(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
 
     def on_check_done(self, message: CheckDone) -> None:
         if message.ref == self.testing:
@@ -368,8 +381,9 @@ class RegistriesScreen(StateScreen):
         self._refresh_table()
         if message.result is not None:
             ok = message.result.ok
-            self.notify(f"{message.ref}: {'all checks passed' if ok else 'a check failed'}.",
-                        severity="information" if ok else "error", timeout=4)
+            outcome = ("the test was stopped" if getattr(message.result, "cancelled", False)
+                       else "all checks passed" if ok else "a check failed")
+            self.notify(f"{message.ref}: {outcome}.", severity="information" if ok else "error", timeout=4)
 
     def show_result(self, saved: SavedRef, result: Any) -> None:
         """Show a finished test as if it had just run (used by tests and screenshots)."""

@@ -122,7 +122,12 @@ class RegistryChecks(Vertical):
             self.checks[check.name] = check
         self._render_rows()
         ok = bool(getattr(result, "ok", False))
-        badge = Text(" ALL CHECKS PASSED ", style="bold reverse green") if ok else Text(" FAILED ", style="bold reverse red")
+        if getattr(result, "cancelled", False):
+            badge = Text(" STOPPED ", style="bold reverse yellow")
+        elif ok:
+            badge = Text(" ALL CHECKS PASSED ", style="bold reverse green")
+        else:
+            badge = Text(" FAILED ", style="bold reverse red")
         extra = []
         if getattr(result, "scheme", None):
             extra.append(result.scheme.upper())
