@@ -24,7 +24,11 @@ def _read_password(args) -> str:
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
     else:
-        password = sys.stdin.buffer.read().decode("utf-8", errors="strict")
+        try:
+            password = sys.stdin.buffer.read().decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise BadInput("The password read from standard input is not UTF-8 text.",
+                           fix="pipe the password as UTF-8 text") from None
         if password.endswith("\n"):
             password = password[:-1]
         if password.endswith("\r"):
