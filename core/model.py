@@ -52,18 +52,23 @@ _IMPORT_PREFIX = "importing cache manifest from "
 _EXPORT_PREFIXES = ("exporting to ", "exporting layers", "exporting manifest", "exporting config",
                     "exporting attestation", "writing image", "naming to ", "unpacking to ", "pushing ",
                     "sending tarball", "exporting image")
+# raw LLB sources (Railpack builds name them so; Dockerfile builds show FROM steps instead)
+_SOURCE_PREFIXES = ("docker-image://", "local://", "git://", "oci-layout://", "https://", "http://", "loading ")
 _INTERNAL_PREFIXES = ("[internal]", "building with ", "resolve image config for ", "resolving provenance", "load metadata for ",
                       "[context ", "load remote build context")
 
 
 def classify_name(name: str) -> str:
-    """"step" for the build's own steps, else the bookkeeping kind: internal, auth, cache-import,
-    cache-export, export, link (`[s i/N] LINK COPY --link ...`, the merge that goes with the
+    """"step" for the build's own steps, else the bookkeeping kind: internal, source (an image or
+    local source of a Railpack build), auth, cache-import, cache-export, export,
+    link (`[s i/N] LINK COPY --link ...`, the merge that goes with the
     instruction's COPY vertex); "unknown" for a vertex known only from a status/log (no name yet)."""
     if not name:
         return "unknown"
     if name.startswith(_INTERNAL_PREFIXES):
         return "internal"
+    if name.startswith(_SOURCE_PREFIXES):
+        return "source"
     if name.startswith("[auth]"):
         return "auth"
     if name.startswith(_IMPORT_PREFIX):

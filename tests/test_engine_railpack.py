@@ -79,9 +79,9 @@ def prune(addr: str) -> None:
 
 
 def command_states(result) -> dict[str, str]:
-    """States of the steps that run plan commands or copy files (not image/local sources)."""
-    return {s.name: s.state for s in result.model.steps
-            if not s.name.startswith("docker-image://") and not s.name.startswith("loading ")}
+    """States of the build's steps: plan commands and copies (image/local sources are bookkeeping)."""
+    assert not any(s.name.startswith(("docker-image://", "loading ")) for s in result.model.steps)
+    return {s.name: s.state for s in result.model.steps}
 
 
 def test_prepare_says_it_needs_the_network(tmp_path):
