@@ -217,3 +217,19 @@ async def test_p_on_a_dockerfile_project_says_what_it_is_for(tmp_path, home):
         await pilot.press("p")
         await pilot.pause()
         assert any("for Railpack apps" in str(n.message) for n in app._notifications)
+
+
+async def test_enter_on_a_directory_in_the_tree_opens_it(tmp_path, home):
+    other = home / "second"
+    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+    app = make_app(tmp_path, project=home / "cache-demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        tree = app.screen.query_one(ProjectTree)
+        tree.focus()
+        names = [n.data.path.name for n in tree.root.children]
+        tree.move_cursor(tree.root.children[names.index("second")])
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.project == other.resolve()
+        assert app.screen.query_one("#project-path", Input).value == "~/second/"
