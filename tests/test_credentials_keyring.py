@@ -182,3 +182,23 @@ def test_registry_test_with_password_stdin_needs_no_keyring(no_keyring_env, sand
     data = json.loads(r.stdout)
     assert data["ok"] is True and [c["name"] for c in data["checks"]] == list(("resolve", "connect", "tls", "ping", "auth", "pull", "push", "cache"))
     assert sandbox_credential.password.encode() not in r.stdout + r.stderr
+
+
+def test_login_verifies_the_password_before_saving(secret_service, sandbox, sandbox_credential, dirs):
+    _, env = dirs
+    wrong = "wrong-" + os.urandom(6).hex()
+    r = _cli(env, "registry", "login", sandbox.registry, "-u", "nobody", "--password-stdin", "--json", password=wrong)
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and data["saved"] is False and data["error"]["kind"] == "unauthorized"
+    assert wrong.encode() not in r.stdout + r.stderr
+    names = json.loads(_cli(env, "registry", "list", "--json").stdout)["credentials"]
+    assert ("nobody" not in [c["username"] for c in names])
+    assert keyring.get_password(credentials.service_name(sandbox.registry), "nobody") is None
+    # --no-verify saves it anyway (an offline registry, say)
+    r = _cli(env, "registry", "login", sandbox.registry, "-u", "nobody", "--password-stdin", "--no-verify", "--json", password=wrong)
+    try:
+        assert r.returncode == 0 and json.loads(r.stdout)["verified"] is False
+        assert keyring.get_password(credentials.service_name(sandbox.registry), "nobody") == wrong
+    finally:
+        assert _cli(env, "registry", "logout", sandbox.registry, "-u", "nobody").returncode == 0
+    assert keyring.get_password(credentials.service_name(sandbox.registry), "nobody") is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import threading
 
 from .. import credentials, refs, registry
 from ..errors import BadInput
@@ -42,14 +43,47 @@ def _print(data: dict) -> None:
     print(json.dumps(data))
 
 
+LOGIN_CHECK_REPOSITORY = "railpack-tui/login-check"
+
+
+def _verify_login(args, host: str, cred: credentials.Credential) -> registry.RegistryTestResult:
+    """Check the password as `docker login` does: the checks up to `auth` (no pull, no push).
+    With a bare host, a placeholder repository scopes a Bearer token request."""
+    try:
+        ref = refs.parse_cache_ref(args.ref)
+    except BadInput:
+        ref = refs.parse_cache_ref(f"{host}/{LOGIN_CHECK_REPOSITORY}:latest")
+    cancel = threading.Event()
+
+    def stop_after_auth(check: registry.Check) -> None:
+        if check.name == "auth":
+            cancel.set()
+
+    return registry.run_checks(ref, cred, insecure=args.insecure, ca_cert=args.ca_cert, timeout=args.timeout,
+                               push=False, on_check=stop_after_auth, cancel=cancel)
+
+
 def login(args) -> int:
     host = refs.registry_of(args.ref)
     _require_password_stdin(args)
     status = credentials.require_keyring()  # exit 3 before reading anything
     password = _read_password(args)
-    credentials.save(credentials.Credential(host, args.username, password))
+    cred = credentials.Credential(host, args.username, password)
+    if not args.no_verify:
+        result = _verify_login(args, host, cred)
+        if result.failed is not None:
+            err = result.error
+            if args.json:
+                _print({"ok": False, "registry": host, "username": args.username, "saved": False,
+                        "checks": [c.to_json() for c in result.checks if not c.skipped], "error": err})
+            else:
+                print(f"Not saved: {err['message']}", file=sys.stderr)
+                print(f"Fix: {err['fix']} (or save it anyway with --no-verify)", file=sys.stderr)
+            return 1
+    credentials.save(cred)
     if args.json:
-        _print({"ok": True, "registry": host, "username": args.username, "store": "keyring", "backend": status.backend})
+        _print({"ok": True, "registry": host, "username": args.username, "saved": True, "verified": not args.no_verify,
+                "store": "keyring", "backend": status.backend})
     else:
         print(f"Saved the password for {args.username}@{host} in the OS keyring ({status.backend}).")
         print(f"Check it works: railpack-tui registry test {args.ref if '/' in args.ref else host + '/REPO:TAG'} --username {args.username}")
