@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from support import faults
+from support.faults import until
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -115,14 +116,6 @@ async def test_builder_killed_mid_build_dashboard(fresh, private, tmp_path):
         assert second.outcome == "success", (second.error, second.model and second.model.error)
     h = subprocess.run(CLI + ["history", str(project), "--json"], capture_output=True, text=True, timeout=60)
     assert [r["status"] for r in json.loads(h.stdout)["runs"]] == ["failed"]
-
-
-async def until(pilot, predicate, what: str, limit: int = 600) -> None:
-    for _ in range(limit):
-        if predicate():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.mark.parametrize("ignore", [False, True], ids=["export-error", "ignore-error"])

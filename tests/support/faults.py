@@ -135,3 +135,12 @@ def find_process(token: str) -> list[int]:
 def temp_docker_configs(tmpdir: Path) -> list[Path]:
     """Temporary Docker configs (core/dockerconfig.py) left under `tmpdir`."""
     return sorted(tmpdir.glob("railpack-tui-docker-*"))
+
+
+async def until(pilot, predicate, what: str, limit: int = 600) -> None:
+    """Let a Textual app run until `predicate()` holds (bounded: `limit` pauses of 0.1 s)."""
+    for _ in range(limit):
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"never happened: {what}")
