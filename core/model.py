@@ -703,7 +703,8 @@ class BuildModel:
         if any(s.state == "running" for s in vertexes):
             return "incomplete"
         steps = [s for s in vertexes if s.kind == "step"]
-        if not vertexes or (steps and all(s.state == "pending" for s in steps)):
+        if not vertexes or (steps and all(s.state == "pending" for s in steps)) \
+                or (not steps and any(s.state == "pending" for s in vertexes)):  # cut before any step
             return "incomplete"
         return "success"
 
