@@ -26,13 +26,6 @@ pytestmark = pytest.mark.sandbox
 CLI = str(Path(sys.executable).parent / "railpack-tui")
 
 
-@pytest.fixture()
-def unique_ref(sandbox):
-    """A fresh cache ref. (Overrides conftest's, whose name can end in '-' when truncated,
-    an invalid reference that BuildKit also refuses.)"""
-    return f"{sandbox.registry}/tests/registry-{uuid.uuid4().hex[:12]}:t{uuid.uuid4().hex[:6]}"
-
-
 def _uploads_left(sandbox, repository: str) -> list[str]:
     """Upload data or start markers the registry still keeps for the repository."""
     root = Path(sandbox.dir) / "registry" / "docker" / "registry" / "v2" / "repositories" / repository / "_uploads"
