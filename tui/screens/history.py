@@ -42,14 +42,7 @@ class CompareReady(Message):
 class HistoryScreen(StateScreen):
     """The History mode (key 4)."""
 
-    DEFAULT_CSS = """
-    HistoryScreen #history-runs-pane { height: 1fr; }
-    HistoryScreen #history-runs { height: 1fr; }
-    HistoryScreen #history-trends { border: round $primary 40%; height: 6; }
-    HistoryScreen #history-empty { height: auto; padding: 1 2; color: $text-muted; display: none; }
-    HistoryScreen #history-hint { height: 1; color: $text-muted; }
-    HistoryScreen.-narrow #history-hint { display: none; }
-    """
+    CSS_PATH = "history.tcss"
 
     AUTO_FOCUS = "#history-runs"
     BINDINGS = [

@@ -57,14 +57,7 @@ def run_title(run) -> Text:
 
 
 class CompareScreen(Screen):
-    DEFAULT_CSS = """
-    CompareScreen #compare-heading { height: auto; padding: 0 1; }
-    CompareScreen #compare-changes { height: auto; max-height: 40%; border: round $primary 40%;
-        border-title-color: $text-muted; padding: 0 1; }
-    CompareScreen #compare-steps { height: 1fr; border: round $primary; padding: 0 1; }
-    CompareScreen #compare-table { height: 1fr; }
-    CompareScreen #compare-why { height: auto; max-height: 35%; border-top: solid $primary 30%; }
-    """
+    CSS_PATH = "history_compare.tcss"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("s", "swap", "Swap A/B"),
                 Binding("f", "only_changed", "Only changed")]
 

@@ -57,21 +57,7 @@ class ProjectTree(DirectoryTree):
 class ProjectsScreen(StateScreen):
     """The Projects mode (key 2)."""
 
-    DEFAULT_CSS = """
-    ProjectsScreen #projects-body { height: 1fr; }
-    ProjectsScreen #projects-browse { width: 2fr; min-width: 30; }
-    ProjectsScreen #projects-detail { width: 3fr; }
-    ProjectsScreen #project-path { margin-bottom: 1; }
-    ProjectsScreen #project-tree { height: 1fr; min-height: 4; }
-    ProjectsScreen #project-recent { height: auto; max-height: 10; border: none; padding: 0; }
-    ProjectsScreen #project-heading { height: auto; padding: 0 1; }
-    ProjectsScreen #project-detected { height: 1fr; min-height: 5; }
-    ProjectsScreen #project-choices { height: auto; }
-    ProjectsScreen.-narrow #projects-browse { width: 32; min-width: 24; }
-    ProjectsScreen.-narrow #projects-detail { width: 1fr; }
-    ProjectsScreen.-narrow #project-recent { max-height: 5; }
-    ProjectsScreen.-narrow ProjectChoices .choice-row { margin-top: 0; }
-    """
+    CSS_PATH = "projects.tcss"
 
     AUTO_FOCUS = "#project-tree"
     BINDINGS = [

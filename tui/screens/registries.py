@@ -69,19 +69,7 @@ def registry_of(ref: str) -> str:
 class RegistriesScreen(StateScreen):
     """The Registries mode (key 3)."""
 
-    DEFAULT_CSS = """
-    RegistriesScreen #registries-body { height: 1fr; }
-    RegistriesScreen #registries-list { height: auto; max-height: 45%; }
-    RegistriesScreen #registries-table { height: auto; max-height: 10; scrollbar-size-horizontal: 0; }
-    RegistriesScreen #registries-detail { height: 1fr; }
-    RegistriesScreen .keyring-banner { height: auto; padding: 0 1; border: heavy $warning; display: none; }
-    RegistriesScreen #keyring-banner.-shown { display: block; }
-    RegistriesScreen.-narrow #keyring-banner.-shown { display: none; }
-    RegistriesScreen.-narrow #keyring-banner-short.-shown { display: block; }
-    RegistriesScreen #registries-hint { height: auto; color: $text-muted; }
-    RegistriesScreen.-narrow #registries-hint { display: none; }
-    RegistriesScreen.-narrow #registries-table { max-height: 5; }
-    """
+    CSS_PATH = "registries.tcss"
 
     AUTO_FOCUS = "#registries-table"
     BINDINGS = [

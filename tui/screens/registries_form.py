@@ -37,19 +37,7 @@ class RegistryForm:
 
 
 class RegistryFormScreen(ModalScreen[RegistryForm | None]):
-    DEFAULT_CSS = """
-    RegistryFormScreen { align: center middle; }
-    RegistryFormScreen #form { width: 84; max-width: 100%; height: auto; max-height: 100%;
-        border: round $primary; background: $surface; padding: 0 1; }
-    RegistryFormScreen .row { height: auto; margin-top: 1; }
-    RegistryFormScreen .label { width: 12; padding: 0 1 0 0; color: $text-muted; }
-    RegistryFormScreen Input { width: 1fr; }
-    RegistryFormScreen #form-problem { color: $error; height: auto; padding: 0 1; }
-    RegistryFormScreen #form-keyring { color: $warning; height: auto; padding: 0 1; }
-    RegistryFormScreen #form-buttons { height: auto; align-horizontal: right; margin-top: 1; }
-    RegistryFormScreen #form-buttons Button { margin-left: 2; }
-    RegistryFormScreen Checkbox { border: none; padding: 0; margin: 1 0 0 12; }
-    """
+    CSS_PATH = "registries_form.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, existing: SavedRef | None = None, *, keyring_usable: bool = True, keyring_detail: str = "",
