@@ -110,12 +110,20 @@ class CompareScreen(Screen):
         self.query_one("#compare-changes", Static).update(lines)
         table = self.query_one("#compare-table", DataTable)
         table.clear()
+        # the other columns take about 80 cells; the full reason is in the pane below the table
+        why_width = max(12, (table.size.width or self.app.size.width) - 82)
         for i, pair in enumerate(d.pairs):
             if self.only_changed and not pair.changed:
                 continue
             name = Text(pair.name, style="bold" if pair.changed else "", no_wrap=True, overflow="ellipsis")
+            why = _why(pair)
+            why.no_wrap = True
+            why.truncate(why_width, overflow="ellipsis")
             table.add_row(_arrow(pair), name, state_text(pair.a.state if pair.a else None), _time(pair.a),
-                          state_text(pair.b.state if pair.b else None), _time(pair.b), _why(pair), key=str(i))
+                          state_text(pair.b.state if pair.b else None), _time(pair.b), why, key=str(i))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None
