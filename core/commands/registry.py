@@ -140,8 +140,14 @@ def _line(check: registry.Check) -> str:
     return out
 
 
+def _shown_ref(text: str) -> str:
+    """The ref as typed, with any `user:password@` in front of the host replaced by `***@`."""
+    first, slash, rest = text.partition("/")
+    return f"***@{first.rsplit('@', 1)[1]}/{rest}" if "@" in first and slash else text
+
+
 def _invalid_ref_json(text: str, err: BadInput) -> dict:
-    return {"ref": text, "registry": None, "repository": None, "tag": None, "ok": False, "checks": [],
+    return {"ref": _shown_ref(text), "registry": None, "repository": None, "tag": None, "ok": False, "checks": [],
             "cache": registry.CacheInfo().to_json(), "error": {"kind": "invalid-ref", "message": err.message, "fix": err.fix}}
 
 
