@@ -1,0 +1,226 @@
+"""Bad input through the real command line (`python -m railpack_tui.core ...` in a subprocess):
+refs, paths, project folders without a Dockerfile, unreadable files, corrupt config and history,
+garbage progress streams, bad flags. Every case exits with the contract's code, says what is wrong
+and how to fix it, never shows a traceback, and with --json prints the contract's error shape
+(`{"ok": false, "error": {"kind", "message"}}`).
+
+No case needs a builder: each is refused before one is contacted, or the builder is missing on
+purpose (exit 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from railpack_tui.core import credentials
+
+CLI = [sys.executable, "-m", "railpack_tui.core"]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tui"
+SECRET = "hunter2-not-for-echo"
+
+
+@pytest.fixture()
+def world(tmp_path):
+    """Private config/data/state/sandbox dirs (no sandbox running, no BUILDKIT_HOST) and a few
+    projects and files to point the CLI at."""
+    w = tmp_path
+    for name in ("config", "data", "state", "sandbox"):
+        (w / name).mkdir()
+    ok = w / "ok"
+    ok.mkdir()
+    (ok / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+    (w / "no-dockerfile").mkdir()
+    (w / "no-dockerfile" / "app.py").write_text("print('hi')\n")
+    (w / "dockerfile-is-dir" / "Dockerfile").mkdir(parents=True)
+    (w / "dangling").mkdir()
+    (w / "dangling" / "Dockerfile").symlink_to(w / "gone")
+    (w / "a-file.txt").write_text("not a directory\n")
+    (w / "empty.jsonl").write_text("")
+    (w / "garbage.txt").write_bytes(b"garbage\n{\"vertexes\": [1, 2]}\n\x00\xff\xfe{{{\nerror\n")
+    (w / "random.bin").write_bytes(bytes(range(256)) * 40)
+    (w / "json-not-progress.json").write_text('{"hello": "world"}\n[1, 2, 3]\n"x"\n')
+    (w / "odd-types.jsonl").write_text(
+        '{"vertexes": "x", "statuses": [null, 5], "logs": [{"vertex": 1, "data": "!!"}]}\n'
+        '{"vertexes": [{"digest": "sha256:a", "name": "[1/1] RUN x", "started": "bad", "completed": 5, "inputs": "zz"}]}\n')
+    real = (FIXTURES / "cancelled.rawjson.jsonl").read_bytes()
+    (w / "truncated.jsonl").write_bytes(real[:2000])
+    return w
+
+
+def env_for(w: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("BUILDKIT_HOST", None)
+    env.update({"RAILPACK_TUI_CONFIG_DIR": str(w / "config"), "RAILPACK_TUI_DATA_DIR": str(w / "data"),
+                "RAILPACK_TUI_STATE_DIR": str(w / "state"), "RAILPACK_TUI_SANDBOX_DIR": str(w / "sandbox"),
+                "TMPDIR": str(w)})
+    env.update(extra)
+    return env
+
+
+def run(w: Path, args: list[str], stdin: str = "", **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + args, input=stdin, capture_output=True, text=True, timeout=60, env=env_for(w, **extra))
+
+
+def check(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    """The exit code, no traceback, and the words (lowercase) somewhere in what was printed."""
+    out = result.stdout + result.stderr
+    assert "Traceback" not in out, out
+    assert result.returncode == code, (result.returncode, out)
+    for word in words:
+        assert word.lower() in out.lower(), (word, out)
+    return out
+
+
+# (id, argv with {w} for the world dir, stdin, exit code, words the message must hold)
+CASES = [
+    # references
+    ("ref-spaces", ["build", "{w}/ok", "--cache-ref", "Not A Ref"], "", 2, ["space", "fix"]),
+    ("ref-uppercase", ["build", "{w}/ok", "--cache-ref", "UPPER/Case:x"], "", 2, ["uppercase", "fix"]),
+    ("ref-colons", ["build", "{w}/ok", "--cache-ref", ":::"], "", 2, ["fix"]),
+    ("ref-url-scheme", ["build", "{w}/ok", "--cache-ref", "http://registry.example/x:y"], "", 2, ["http://", "fix"]),
+    ("ref-bad-digest", ["build", "{w}/ok", "--cache-ref", "h.io/x@sha256:abc"], "", 2, ["digest", "fix"]),
+    ("ref-too-long", ["build", "{w}/ok", "--cache-ref", "r.io/" + "a" * 300 + ":t"], "", 2, ["255", "fix"]),
+    ("ref-bad-port", ["registry", "test", "localhost:99999/x:y"], "", 2, ["99999", "fix"]),
+    ("ref-test-spaces", ["registry", "test", "not a ref"], "", 2, ["space"]),
+    ("ref-push-output", ["build", "{w}/ok", "--output", "push=Bad Ref"], "", 2, ["space", "fix"]),
+    ("login-bad-ref", ["registry", "login", "Bad Ref", "--username", "u", "--password-stdin"], "pw", 2, ["fix"]),
+    ("login-no-stdin-flag", ["registry", "login", "r.example/x", "--username", "u"], "", 2,
+     ["standard input", "--password-stdin"]),
+    # paths and projects
+    ("path-missing", ["build", "{w}/nope"], "", 2, ["does not exist", "fix"]),
+    ("path-is-file", ["build", "{w}/a-file.txt"], "", 2, ["fix"]),
+    ("no-dockerfile", ["build", "{w}/no-dockerfile"], "", 2, ["no dockerfile", "add a dockerfile"]),
+    ("dockerfile-is-dir", ["build", "{w}/dockerfile-is-dir"], "", 2, ["dockerfile", "fix"]),
+    ("dockerfile-dangling", ["build", "{w}/dangling"], "", 2, ["dockerfile", "fix"]),
+    ("tls-dir-missing", ["build", "{w}/ok", "--builder", "tcp://127.0.0.1:1", "--tls-dir", "{w}/nope"], "", 2,
+     ["tls", "fix"]),
+    ("history-path-missing", ["history", "{w}/nope"], "", 2, ["does not exist", "fix"]),
+    ("demo-no-dockerfile", ["demo", "{w}/no-dockerfile", "--cache-ref", "127.0.0.1:1/x:y"], "", 2, ["dockerfile"]),
+    # flags
+    ("build-arg-no-value", ["build", "{w}/ok", "--build-arg", "NOVALUE"], "", 2, ["NAME=VALUE"]),
+    ("build-arg-no-name", ["build", "{w}/ok", "--build-arg", "=x"], "", 2, ["NAME=VALUE"]),
+    ("engine-unknown", ["build", "{w}/ok", "--engine", "podman"], "", 2, ["--help"]),
+    ("mode-unknown", ["build", "{w}/ok", "--mode", "huge"], "", 2, ["--help"]),
+    ("command-unknown", ["bogus"], "", 2, ["invalid choice", "--help"]),
+    ("path-missing-arg", ["build"], "", 2, ["required", "--help"]),
+    ("theme-unknown", ["--theme", "nope"], "", 2, ["railpack-dark"]),
+    ("history-limit", ["history", "{w}/ok", "--limit", "0"], "", 2, ["--limit"]),
+    ("serve-port", ["serve", "--port", "99999"], "", 2, ["65535"]),
+    ("timeout-not-number", ["registry", "test", "r.example/x:y", "--timeout", "soon"], "", 2, ["--help"]),
+    # builders
+    ("builder-scheme", ["build", "{w}/ok", "--builder", "ftp://x"], "", 2, ["fix"]),
+    ("builder-missing-socket", ["build", "{w}/ok", "--builder", "unix:///nonexistent/buildkitd.sock"], "", 3,
+     ["not reachable", "fix"]),
+    ("no-builder", ["build", "{w}/ok"], "", 3, ["no builder", "sandbox up"]),
+    # files that are not progress streams
+    ("report-missing", ["report", "{w}/nope.jsonl"], "", 2, ["no such file", "fix"]),
+    ("report-directory", ["report", "{w}"], "", 2, ["directory", "fix"]),
+    ("report-empty", ["report", "{w}/empty.jsonl"], "", 2, ["no buildkit progress", "rawjson"]),
+    ("report-garbage", ["report", "{w}/garbage.txt"], "", 2, ["no buildkit progress", "rawjson"]),
+    ("report-binary", ["report", "{w}/random.bin"], "", 2, ["no buildkit progress"]),
+    ("report-json-not-progress", ["report", "{w}/json-not-progress.json"], "", 2, ["no buildkit progress"]),
+    ("report-unreadable", ["report", "/proc/self/mem"], "", 2, ["cannot read", "fix"]),
+    ("report-format-mismatch", ["report", str(FIXTURES / "cancelled.rawjson.jsonl"), "--format", "plain"], "", 2,
+     ["no buildkit progress"]),
+]
+
+
+def _argv(args: list[str], w: Path) -> list[str]:
+    return [a.replace("{w}", str(w)) for a in args]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_text_and_json(case, world):
+    _, args, stdin, code, words = case
+    argv = _argv(args, world)
+    out = check(run(world, argv, stdin), code, *words)
+    assert SECRET not in out
+    if argv and argv[0] in ("--theme",):
+        return  # the dashboard has no --json
+    result = run(world, argv + ["--json"], stdin)
+    check(result, code)
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert isinstance(data["error"]["kind"], str) and data["error"]["kind"]
+    assert isinstance(data["error"]["message"], str) and len(data["error"]["message"]) > 10
+
+
+def test_a_password_in_a_ref_is_refused_and_never_echoed(world):
+    for argv in (["build", f"{world}/ok", "--cache-ref", f"user:{SECRET}@r.example/x:y"],
+                 ["registry", "test", f"user:{SECRET}@r.example/x:y"]):
+        for extra in ([], ["--json"]):
+            out = check(run(world, argv + extra), 2, "credentials")
+            assert SECRET not in out
+
+
+def test_an_empty_password_on_stdin(world):
+    r = run(world, ["registry", "login", "r.example/x", "--username", "u", "--password-stdin"], "")
+    if credentials.keyring_status().usable:  # scripts/with-keyring: the keyring is checked first
+        check(r, 2, "empty", "fix")
+    else:
+        check(r, 3, "keyring", "fix")
+
+
+@pytest.mark.parametrize("name", ["truncated.jsonl", "odd-types.jsonl"])
+def test_garbage_progress_streams_are_reported_not_crashed(name, world):
+    """A stream cut in the middle, and JSON progress with the wrong types: a report (never
+    `success`), exit 1, no traceback."""
+    r = run(world, ["report", str(world / name)])
+    out = check(r, 1, "build: incomplete")
+    r = run(world, ["report", str(world / name), "--json"])
+    check(r, 1)
+    assert json.loads(r.stdout)["status"] == "incomplete", out
+
+
+def test_corrupt_history_database_is_set_aside(world):
+    db = world / "data" / "history.sqlite3"
+    db.write_bytes(b"SQLite format 3\x00" + os.urandom(4000))
+    r = run(world, ["history", str(world / "ok")])
+    out = check(r, 0, "could not be used", "set aside")
+    assert list((world / "data").glob("history.sqlite3.broken-*")), out
+    r = run(world, ["history", str(world / "ok"), "--json"])
+    check(r, 0)
+    assert json.loads(r.stdout)["runs"] == []
+    # a database with the wrong tables is set aside too
+    shutil.rmtree(world / "data")
+    (world / "data").mkdir()
+    con = sqlite3.connect(world / "data" / "history.sqlite3")
+    con.execute("CREATE TABLE runs (x TEXT)")
+    con.commit()
+    con.close()
+    check(run(world, ["history", str(world / "ok"), "--json"]), 0)
+
+
+def test_history_database_that_is_a_directory(world):
+    (world / "data" / "history.sqlite3").mkdir()
+    r = run(world, ["history", str(world / "ok"), "--json"])
+    check(r, 0)
+    data = json.loads(r.stdout)
+    assert data["runs"] == []
+    assert data["notices"], "the reason history is not kept should be said"
+
+
+@pytest.mark.parametrize("content", ["{broken", '"a string"', '{"entries": [{"host": 5}, "x", null]}', ""])
+def test_corrupt_registries_index(content, world):
+    (world / "config" / "credentials.json").write_text(content)
+    check(run(world, ["registry", "list"]), 0, "keyring")
+    r = run(world, ["registry", "list", "--json"])
+    check(r, 0)
+    assert json.loads(r.stdout)["credentials"] == []
+
+
+@pytest.mark.parametrize("content", ["{broken", "[]", '{"dir": 5, "buildkitd": "x"}'])
+def test_corrupt_sandbox_state(content, world):
+    (world / "sandbox" / "sandbox.json").write_text(content)
+    check(run(world, ["sandbox", "status"]), 1, "not running", "sandbox up")
+    r = run(world, ["sandbox", "status", "--json"])
+    check(r, 1)
+    assert json.loads(r.stdout)["running"] is False
+    check(run(world, ["build", str(world / "ok")]), 3, "no builder", "sandbox up")
