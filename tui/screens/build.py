@@ -117,7 +117,7 @@ class BuildScreen(Screen):
             empty.update(self._empty_text())
         self._draw_status()
         self.query_one("#meter", HitMeter).show(model)
-        self.query_one("#root-misses", RootMisses).show(model)
+        self.query_one("#root-misses", RootMisses).show(snap.root_misses)
         s = self.app.state
         planned: Any = s if job is None else job.request  # a replayed build has no request
         self.query_one("#phases", CachePhases).show(

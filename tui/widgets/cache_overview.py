@@ -107,13 +107,8 @@ class RootMisses(Static):
 
     DEFAULT_CSS = "RootMisses { height: auto; }"
 
-    def show(self, model: Any) -> None:
-        names: list[str] = []
-        if model is not None and hasattr(model, "root_misses"):
-            try:
-                names = [str(getattr(n, "name", n)) for n in model.root_misses()]
-            except Exception:
-                names = []
+    def show(self, root_misses: list) -> None:
+        names = [str(getattr(n, "name", n)) for n in root_misses or []]
         if not names:
             self.display = False
             return

@@ -34,6 +34,7 @@ class StepTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.filter_text = ""
         self._rendered: dict[str, tuple] = {}  # row key -> what its cells showed (text and style)
+        self._inputs: dict[str, tuple] = {}  # row key -> the step values its cells were built from
         self._order: list[str] = []
         self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
         self._colours: dict[str, str] = {}
@@ -58,6 +59,7 @@ class StepTable(DataTable):
         name, timeline, why = layout
         self.clear(columns=True)
         self._rendered.clear()
+        self._inputs.clear()
         self._order = []
         self.add_column("State", width=FIXED["state"], key="state")
         self.add_column("Step", width=name, key="name")
@@ -126,11 +128,22 @@ class StepTable(DataTable):
         if reset or keys[: len(self._order)] != self._order:
             self.clear()
             self._rendered.clear()
+            self._inputs.clear()
             self._order = []
             if selected in keys:
                 self._pending_select = selected
         column_keys = [c.key for c in self.ordered_columns]
+        timeline_w = (self._layout or (0, 10, 0))[1]
+        theme = self.app.theme
         for key, step in zip(keys, visible):
+            # what the row depends on, cheap to compute: skip building cells when it did not move
+            state = bv.state_of(step)
+            inputs = (state, bv.fmt_duration(bv.step_duration(step, now)), getattr(step, "pulled_bytes", 0),
+                      bv.bar_span(step, wall, timeline_w, now), id(getattr(step, "miss", None)),
+                      bv.spinner(now) if state == "running" else "", theme, getattr(step, "name", ""))
+            if self._inputs.get(key) == inputs and key in self._rendered:
+                continue
+            self._inputs[key] = inputs
             cells = self._cells(step, wall, now)
             sig = tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
             old = self._rendered.get(key)
