@@ -88,6 +88,9 @@ class CompareScreen(Screen):
         table.add_column("time", key="b-time")
         table.add_column(f"why #{self.diff.b.id} ran it", key="why")
         self._show()
+        first = next((i for i, p in enumerate(self.diff.pairs) if p.changed), None)
+        if first is not None:  # start where the builds differ: the pane below says why
+            table.move_cursor(row=first)
 
     def _show(self) -> None:
         d = self.diff
@@ -109,6 +112,7 @@ class CompareScreen(Screen):
                          style="dim")
         self.query_one("#compare-changes", Static).update(lines)
         table = self.query_one("#compare-table", DataTable)
+        keep = table.cursor_row
         table.clear()
         # the other columns take about 80 cells; the full reason is in the pane below the table
         why_width = max(12, (table.size.width or self.app.size.width) - 82)
@@ -121,6 +125,8 @@ class CompareScreen(Screen):
             why.truncate(why_width, overflow="ellipsis")
             table.add_row(_arrow(pair), name, state_text(pair.a.state if pair.a else None), _time(pair.a),
                           state_text(pair.b.state if pair.b else None), _time(pair.b), why, key=str(i))
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1))
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show)
