@@ -98,3 +98,13 @@ def test_help(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_no_builder(snap_compare, tmp_path, monkeypatch):
+    # no BUILDKIT_HOST and no sandbox running: the command line shows its placeholder
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(tmp_path / "no-sandbox"))
+    notice = ("No builder: BUILDKIT_HOST is unset and the sandbox tools are missing (buildkitd, runc). "
+              "Fix: run scripts/install-tools.")
+    app = make_app(tmp_path, builder=None, notices=[notice])
+    assert snap_compare(app, terminal_size=(100, 30), run_before=_idle)

@@ -351,9 +351,12 @@ class RailpackTUI(App):
 
 
 def run_app(setup: Setup, theme: str | None = None) -> int:
-    if theme and theme not in themes.NAMES:
+    from textual.theme import BUILTIN_THEMES
+
+    if theme and theme not in themes.NAMES and theme not in BUILTIN_THEMES:
         from railpack_tui.core.errors import BadInput
 
-        raise BadInput(f"unknown theme {theme!r}.", fix=f"use one of {', '.join(themes.NAMES)}")
+        raise BadInput(f"unknown theme {theme!r}.",
+                       fix=f"use one of {', '.join(themes.NAMES)} (or a Textual theme such as nord)")
     RailpackTUI(setup, theme=theme).run()
     return 0

@@ -153,6 +153,12 @@ class BuildScreen(Screen):
                 text.append(f"\nFix: {fix}")
             text.append("\n\nb tries again.", style="dim")
             return text
+        if not s.builder and s.notices:
+            text.append("Nothing to build with yet.\n", style="bold")
+            for notice in s.notices:
+                text.append(f"{notice}\n")
+            text.append("\nb still tries BUILDKIT_HOST and the sandbox at build time.", style="dim")
+            return text
         text.append("No build yet.\n\n", style="bold")
         text.append("b", style="bold reverse")
         text.append(" builds ")
