@@ -145,7 +145,7 @@ class CompareScreen(Screen):
             text.append("\n")
             text.append_text(why)
         files = (getattr(pair.b, "miss", None) or {}).get("files") if pair.b is not None else None
-        if files:
+        if files and not all(f in why.plain for f in files):
             text.append("\nfiles: " + ", ".join(files), style="dim")
         self.query_one("#compare-why", Static).update(text)
 
