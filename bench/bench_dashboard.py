@@ -23,6 +23,10 @@ The stream is bench_progress.generate()'s (the shape of real buildctl rawjson ou
 
 Each round runs both children, alternating; medians are reported. Targets: dashboard/parser
 <= 2.0, key p95 <= 100 ms, peak RSS <= 250 MiB.
+
+A replay still running after --budget seconds is cancelled through the app (as `c` would) and
+its total projected from the lines ingested so far (the output says "projected"). --coalesce HZ
+is a what-if, not the shipped path: progress handed to the UI thread at most HZ times a second.
 """
 
 from __future__ import annotations
