@@ -380,8 +380,9 @@ def for_registry(host: str, username: str | None = None, *, use_docker_config: b
     cred = _session_for(host, username)
     if cred:
         return cred
-    if keyring_status().usable:
-        for user in [username] if username else usernames_for(host):
+    users = [username] if username else usernames_for(host)
+    if users and keyring_status().usable:  # asking for a backend is slow: only when a name is saved
+        for user in users:
             try:
                 cred = load(host, user)
             except NoKeyring:
