@@ -50,3 +50,18 @@ class Masker:
 
     def __repr__(self) -> str:  # never the secrets themselves
         return f"Masker({len(self._texts)} secrets)"
+
+
+_known = Masker()
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Add secrets this process has used (a build's registry passwords) to `known()`."""
+    for s in secrets:
+        _known.add(s)
+
+
+def known() -> Masker:
+    """Every secret this process has handed to a build so far: for text shown outside a build's
+    model (the dashboard's command line)."""
+    return _known

@@ -488,6 +488,8 @@ class BuildModel:
         if st is None:
             st = self._placeholder(vid)
         name = v.get("name")
+        if self.masker and isinstance(name, str):  # a build arg expanded into an exec-form RUN's name
+            name = self.masker.text(name)
         if name and isinstance(name, str) and name != st.name:
             self._set_name(st, name)
         inputs = v.get("inputs")

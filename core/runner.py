@@ -326,9 +326,10 @@ class BuildRun:
                     creds.append(cred)
                 else:
                     notes.append(f"no saved credential for {host}: the build talks to it anonymously")
-            from .masking import Masker
+            from . import masking
 
-            self.model.masker = Masker(c.password for c in creds)  # never shown in logs or errors
+            self.model.masker = masking.Masker(c.password for c in creds)  # never shown in logs or errors
+            masking.remember(c.password for c in creds)
             cfg = dockerconfig.write(creds)
             self.docker_config = cfg
             try:
@@ -371,7 +372,8 @@ class BuildRun:
                                   builder=self.builder.display if self.builder else (req.builder or ""),
                                   run_id=run_id if run_id is not None else uuid.uuid4().hex[:12], started_at=started,
                                   duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
-                                  command_line=command, output_tail=tail[-20:], error=error, notes=notes,
+                                  command_line=self.model.masker.text(command) if self.model is not None and self.model.masker
+                                  else command, output_tail=tail[-20:], error=error, notes=notes,
                                   plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}),
                                   plan=getattr(engine, "plan", None))
         self._done.set()

@@ -326,7 +326,9 @@ class RailpackTUI(App):
         self.call_from_thread(self._set_command_line, text)
 
     def _set_command_line(self, text: str) -> None:
-        self.command_line_text = text
+        from railpack_tui.core import masking
+
+        self.command_line_text = masking.known().text(text)
         self.build_progress.publish((self.state.current, None))
 
     # --- the command palette offers every action ---------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.content import Content
 from textual.widgets import Log
 
 from .. import buildview as bv
@@ -25,7 +26,8 @@ class StepLogs(Log):
             self.step_id = step_id
             self._written = 0
             name = str(getattr(step, "name", "")) if step is not None else ""
-            self.border_title = f"Logs · {name}" if name else "Logs"
+            # plain Content: a step name is not markup (`RUN ["sh", "-c", "echo ***"]` would not parse)
+            self.border_title = Content(f"Logs · {name}") if name else "Logs"
         if step is None:
             self.border_subtitle = ""
             return
