@@ -65,3 +65,46 @@ def known() -> Masker:
     """Every secret this process has handed to a build so far: for text shown outside a build's
     model (the dashboard's command line)."""
     return _known
+
+
+def progress_line(masker: Masker, line: str) -> str:
+    """One line of a progress stream as written to `--progress-file`: text masked, and in a
+    rawjson message the base64 log and warning data masked too (re-encoded)."""
+    if not masker:
+        return line
+    line = masker.text(line)
+    if not line.startswith("{") or not any(k in line for k in ('"logs"', '"warnings"')):
+        return line
+    import base64
+    import binascii
+    import json
+
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return line
+
+    changed = []
+
+    def clean(value):
+        if not isinstance(value, str):
+            return value
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return value
+        masked = masker.data(raw)
+        if masked == raw:
+            return value
+        changed.append(True)
+        return base64.b64encode(masked).decode()
+
+    for log in msg.get("logs") or []:
+        if isinstance(log, dict):
+            log["data"] = clean(log.get("data"))
+    for w in msg.get("warnings") or []:
+        if isinstance(w, dict):
+            w["short"] = clean(w.get("short"))
+            if isinstance(w.get("detail"), list):
+                w["detail"] = [clean(d) for d in w["detail"]]
+    return json.dumps(msg, separators=(",", ":")) if changed else line

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import builders, dockerconfig
+from . import builders, dockerconfig, masking
 from .errors import BadInput, RailpackTuiError
 
 ENGINES = ("buildkit", "buildx", "railpack")
@@ -326,8 +326,6 @@ class BuildRun:
                     creds.append(cred)
                 else:
                     notes.append(f"no saved credential for {host}: the build talks to it anonymously")
-            from . import masking
-
             self.model.masker = masking.Masker(c.password for c in creds)  # never shown in logs or errors
             masking.remember(c.password for c in creds)
             cfg = dockerconfig.write(creds)
@@ -385,7 +383,7 @@ class BuildRun:
         try:
             for line in proc.lines():
                 if sink:
-                    sink.write(line + "\n")
+                    sink.write(masking.progress_line(self.model.masker, line) + "\n")  # no secret on disk
                 if not line.startswith("{"):
                     self.model.feed_line(line)  # keeps the build's error text (`error: ...`), masked
                     if line.strip():
