@@ -71,3 +71,19 @@ def test_plain_progress_is_masked_too():
     m.finish(0)
     assert SECRET not in json.dumps(m.to_report())
     assert m.steps[0].logs.lines() == [f"token={MASK}"]
+
+
+def test_progress_file_lines_are_masked_and_otherwise_untouched():
+    from railpack_tui.core.masking import progress_line
+
+    m = Masker([SECRET])
+    lines = _rawjson_build(SECRET)
+    written = [progress_line(m, line) for line in lines]
+    assert not any(SECRET in w for w in written)
+    assert not any(b64(SECRET) in w or b64(f"token={SECRET}\n") in w for w in written)
+    replay = BuildModel("rawjson")
+    replay.feed_lines(written)
+    assert replay.steps[0].logs.lines() == [f"token={MASK}"]
+    clean = json.dumps({"logs": [{"vertex": "v", "stream": 1, "data": b64("nothing to hide\n")}]})
+    assert progress_line(m, clean) == clean  # byte for byte when there is nothing to mask
+    assert progress_line(Masker(), lines[1]) == lines[1]
