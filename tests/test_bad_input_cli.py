@@ -142,6 +142,7 @@ def test_bad_input_text_and_json(case, world):
     argv = _argv(args, world)
     out = check(run(world, argv, stdin), code, *words)
     assert SECRET not in out
+    assert not (world / "sandbox" / "sandbox.json").exists(), "bad input started the sandbox"
     if argv and argv[0] in ("--theme",):
         return  # the dashboard has no --json
     result = run(world, argv + ["--json"], stdin)
