@@ -125,6 +125,22 @@ def _read_file() -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def index_problem() -> str | None:
+    """Why the names-only index cannot be read (corrupt, wrong shape), or None when it is fine or
+    absent. Its entries are then ignored (the passwords stay in the keyring) until a save rewrites it."""
+    p = _index_path()
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        return f"the saved-registries index {p} cannot be read ({reason}); its names are ignored"
+    if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
+        return f"the saved-registries index {p} is not in the expected format; its names are ignored"
+    return None
+
+
 def _read_index() -> list[dict]:
     entries = _read_file().get("entries")
     return [e for e in entries or [] if isinstance(e, dict) and e.get("host") and e.get("username")]

@@ -103,10 +103,15 @@ def logout(args) -> int:
 def list_(args) -> int:
     st = credentials.keyring_status()
     saved = credentials.list_saved()
+    problem = credentials.index_problem()
+    notices = [f"{problem}. Fix: save each registry again with `railpack-tui registry login` (the passwords are still "
+               "in the keyring), or delete the file"] if problem else []
     if args.json:
         _print({"ok": True, "keyring": {"usable": st.usable, "backend": st.backend, "detail": st.detail},
-                "credentials": [s.to_json() for s in saved]})
+                "credentials": [s.to_json() for s in saved], "notices": notices})
         return 0
+    for notice in notices:
+        print(f"railpack-tui: {notice}", file=sys.stderr)
     print(f"keyring: {st.detail}")
     if not saved:
         print("no saved registry credentials (add one: railpack-tui registry login REF --username U --password-stdin)")
