@@ -55,6 +55,7 @@ def home(tmp_path, monkeypatch):
            "TMPDIR": dirs["tmp"]}
     for k, v in env.items():
         monkeypatch.setenv(k, str(v))
+    credentials._session.clear()  # nothing remembered by earlier tests: the keyring must provide it
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(dirs["tmp"]))

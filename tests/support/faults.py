@@ -26,6 +26,9 @@ def private_sandbox() -> Iterator[Path]:
         restart(d)
         yield d
     finally:
+        loaded = sandbox_mod.load(d)
+        if loaded is not None:
+            credentials.forget(loaded.registry, loaded.username)
         sandbox_mod.down(d)
         shutil.rmtree(d, ignore_errors=True)
 
