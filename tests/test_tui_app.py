@@ -322,3 +322,25 @@ async def test_steps_take_the_focus_and_tab_moves_between_panes(tmp_path):
         await pilot.press("shift+tab")
         await pilot.pause()
         assert app.focused is app.screen.query_one("#steps")
+
+
+async def test_warnings_are_shown(tmp_path):
+    import base64
+    import json
+
+    from railpack_tui.tui.replay import replay
+    from tui_support import stream
+
+    model = replay(stream("warm-from-registry"), finish=False)
+    vertex = model.steps[0].id
+    short = base64.b64encode(b"FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 3)").decode()
+    model.feed_line(json.dumps({"warnings": [{"vertex": vertex, "level": 1, "short": short, "detail": []}]}))
+    model.finish(0)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.show_build(model)
+        await pilot.pause()
+        panel = app.screen.query_one("#warnings")
+        assert panel.display
+        assert "1 warning: FromAsCasing" in str(panel.render())

@@ -63,6 +63,9 @@ def test_miss_text():
         "files changed: a, b, c +1"
     assert bv.miss_text({"kind": "build-arg-changed", "detail": "APP_VERSION 1 -> 2"}) == \
         "build arg changed: APP_VERSION 1 -> 2"
+    changed = {"kind": "files-changed", "detail": "files under src/ changed since build #2", "files": ["src/a.txt"]}
+    assert bv.miss_text(changed) == "files changed: files under src/ changed since build #2"
+    assert bv.miss_text(changed, short=True) == "files changed: src/a.txt"
 
 
 def test_cold_build_and_first_build_are_told_apart():

@@ -4,8 +4,15 @@
 For the screens: read `self.app.state`; change it with `self.app.update_state(field=value)`;
 hear of changes with `self.app.state_changed.subscribe(self, callback)`; ask for a build with
 `self.app.start_build()` (or post `messages.RequestBuild()`); hand any core.errors exception to
-`self.app.report_error(exc)` (the one place errors become notifications). Builds run in a
-thread worker through core/runner.py; the Build screen polls the model at ~30 Hz.
+`self.app.report_error(exc)` (the one place errors become notifications); show a build that did
+not run here (a past run) with `self.app.show_build(model)`; hear of a build's progress and end
+with `self.app.build_progress.subscribe(self, callback)` (callback((job, changes))). A screen may
+define `screen_commands()` yielding SystemCommands: the command palette adds them.
+
+Builds run in a thread worker through core/runner.py (BuildRun). The runner feeds the BuildModel
+and drains its changes at most 20 times a second; each batch is handed to the UI thread with
+call_from_thread while the worker waits, so the model (not thread-safe) is never read while it is
+being fed, and a flood of events becomes a steady <= 20 redraws a second.
 """
 
 from __future__ import annotations

@@ -144,22 +144,20 @@ def bar_span(step: Any, wall: tuple[float, float] | None, width: int, now: float
     return start, end
 
 
-def miss_text(miss: Any) -> str:
-    """One line for a step's miss explanation (an object or dict with kind, detail, files)."""
+def miss_text(miss: Any, short: bool = False) -> str:
+    """One line for a step's miss explanation (an object or dict with kind, detail, files).
+    `short` (the table column) prefers the files that changed over the sentence."""
     if not miss:
         return ""
     get = (lambda k: miss.get(k)) if isinstance(miss, dict) else (lambda k: getattr(miss, k, None))
     kind = str(get("kind") or "").replace("-", " ")
-    detail = str(get("detail") or "")
-    files = get("files") or []
-    text = kind
-    if detail:
-        text = f"{kind}: {detail}" if kind else detail
-    if files and not detail:
-        shown = ", ".join(str(f) for f in list(files)[:3])
-        more = f" +{len(files) - 3}" if len(files) > 3 else ""
-        text = f"{text}: {shown}{more}"
-    return text
+    detail = " ".join(str(get("detail") or "").split())
+    files = [str(f) for f in (get("files") or [])]
+    shown = ", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3 else "")
+    body = shown if files and (short or not detail) else detail
+    if body:
+        return f"{kind}: {body}" if kind else body
+    return kind
 
 
 # --- cache import / export ------------------------------------------------------------------

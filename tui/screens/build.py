@@ -126,7 +126,7 @@ class BuildScreen(Screen):
             export_enabled=not getattr(planned, "no_export", False),
             ref=getattr(planned, "cache_ref", None),
         )
-        self.query_one("#warnings", WarningsPanel).show(model)
+        self.query_one("#warnings", WarningsPanel).show(snap.warnings)
         self._draw_error()
         self.query_one("#cold", ColdBanner).show(model)
         table.show(snap.steps, self._now())

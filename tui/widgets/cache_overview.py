@@ -176,17 +176,8 @@ class WarningsPanel(Static):
 
     DEFAULT_CSS = "WarningsPanel { height: auto; max-height: 4; }"
 
-    def show(self, model: Any) -> None:
-        items: list[str] = []
-        for w in list(getattr(model, "warnings", None) or []) if model is not None else []:
-            items.append(str(getattr(w, "short", None) or getattr(w, "message", None) or w))
-        for step in list(getattr(model, "steps", None) or []) if model is not None else []:
-            for w in getattr(step, "warnings", None) or []:
-                items.append(f"{getattr(step, 'name', '')}: {getattr(w, 'short', None) or w}")
-        seen: list[str] = []
-        for item in items:
-            if item not in seen:
-                seen.append(item)
+    def show(self, warnings: list[str]) -> None:
+        seen = list(warnings or [])
         if not seen:
             self.display = False
             return

@@ -112,7 +112,7 @@ class StepTable(DataTable):
             bar = Text(" " * start + "▏" + " " * (timeline_w - start - 1), style=colour)
         cells = (badge, name, time_cell, pulled, bar)
         if why_w:
-            why = bv.miss_text(getattr(step, "miss", None)) if state in ("done", "error", "running") else ""
+            why = bv.miss_text(getattr(step, "miss", None), short=True) if state in ("done", "error", "running") else ""
             cells += (Text(why, no_wrap=True, overflow="ellipsis", style="italic"),)
         return cells
 
