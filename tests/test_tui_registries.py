@@ -208,3 +208,44 @@ async def test_the_command_palette_offers_the_screen_actions(tmp_path, isolated)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RegistryFormScreen)
+
+
+async def test_a_saved_login_without_a_ref_is_listed_and_can_get_one(tmp_path, isolated):
+    credentials.save(credentials.Credential("ghcr.example.org", "bob", SECRET))  # like `registry login`
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        key = "login:ghcr.example.org:bob"
+        row = table.get_row(key)
+        assert str(row[0]).startswith("ghcr.example.org") and row[1] == "bob" and str(row[2]) == "keyring"
+        table.move_cursor(row=table.get_row_index(key))
+        await pilot.press("t")
+        await pilot.pause()
+        assert any("saved login without a cache ref" in str(n.message) for n in app._notifications)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, RegistryFormScreen)
+        assert form.query_one("#form-ref", Input).value == "ghcr.example.org/"
+        assert form.query_one("#form-username", Input).value == "bob"
+        await pilot.press(*"team/cache:main", "enter")
+        await settle(pilot)
+        assert "ghcr.example.org/team/cache:main" in [s.ref for s in load_refs(app.state.settings)]
+        row = table.get_row("ghcr.example.org/team/cache:main")
+        assert row[1] == "bob" and str(row[2]) == "keyring"  # the saved login serves the new ref
+        assert key not in [k.value for k in table.rows]
+
+
+async def test_d_on_a_saved_login_removes_it_from_the_keyring(tmp_path, isolated):
+    credentials.save(credentials.Credential("ghcr.example.org", "bob", SECRET))
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index("login:ghcr.example.org:bob"))
+        await pilot.press("d")
+        await settle(pilot)
+        await settle(pilot)
+        assert (credentials.service_name("ghcr.example.org"), "bob") not in isolated.store
+        assert "login:ghcr.example.org:bob" not in [k.value for k in table.rows]

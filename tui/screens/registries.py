@@ -52,7 +52,7 @@ class TestFinished(Message):
 
 
 class CredentialSaved(Message):
-    def __init__(self, form: RegistryForm, where: str | None, error: BaseException | None = None) -> None:
+    def __init__(self, form: RegistryForm | None, where: str | None, error: BaseException | None = None) -> None:
         super().__init__()
         self.form = form
         self.where = where
@@ -133,14 +133,26 @@ class RegistriesScreen(StateScreen):
             return getattr(sandbox, "username", "") or ""
         return ""
 
-    def selected(self) -> SavedRef | None:
+    def logins_without_ref(self) -> list[Any]:
+        """Saved logins (`registry login HOST`) for registries no listed cache ref uses."""
+        hosts = {registry_of(s.ref) for s in self.entries()}
+        return [n for n in self.saved_names if n.host not in hosts]
+
+    def _cursor_key(self) -> str | None:
         table = self.query_one("#registries-table", DataTable)
         if table.row_count == 0:
             return None
         try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:
             return None
+
+    def selected_login(self) -> Any:
+        key = self._cursor_key()
+        return next((n for n in self.logins_without_ref() if f"login:{n.host}:{n.username}" == key), None)
+
+    def selected(self) -> SavedRef | None:
+        key = self._cursor_key()
         return next((s for s in self.entries() if s.ref == key), None)
 
     def _secret_cell(self, saved: SavedRef) -> Text:
@@ -179,6 +191,10 @@ class RegistriesScreen(StateScreen):
                 label = Text.assemble(("● ", "bold"), saved.ref)
             table.add_row(label, saved.username or Text("anonymous", style="dim"), self._secret_cell(saved),
                           self._last_cell(saved.ref), key=saved.ref)
+        for login in self.logins_without_ref():
+            store = Text(login.store, style="yellow" if login.store == "session" else "green")
+            table.add_row(Text.assemble(login.host, ("  saved login: e adds a cache ref on it", "dim")), login.username,
+                          store, Text("—", style="dim"), key=f"login:{login.host}:{login.username}")
         if table.row_count == 0:
             self.query_one(RegistryChecks).query_one("#checks-heading", Static).update(
                 "No cache refs yet: press [b]a[/b] to add one.")
@@ -227,19 +243,24 @@ class RegistriesScreen(StateScreen):
             self.action_test_registry()
 
     # -- add / edit / delete ----------------------------------------------------------------------
-    def _open_form(self, existing: SavedRef | None) -> None:
+    def _open_form(self, existing: SavedRef | None, prefill: SavedRef | None = None) -> None:
         usable = bool(self.keyring.usable) if self.keyring is not None else True
         detail = self.keyring.detail if self.keyring is not None else ""
         has_secret = existing is not None and str(self._secret_cell(existing)) in ("keyring", "session")
+        if prefill is not None:
+            has_secret = True
         self.app.push_screen(RegistryFormScreen(existing, keyring_usable=usable, keyring_detail=detail,
-                                                has_secret=has_secret), self._form_done)
+                                                has_secret=has_secret, prefill=prefill), self._form_done)
 
     def action_add(self) -> None:
         self._open_form(None)
 
     def action_edit(self) -> None:
         saved = self.selected()
-        if saved is None:
+        login = self.selected_login() if saved is None else None
+        if login is not None:
+            self._open_form(None, prefill=SavedRef(ref=f"{login.host}/", username=login.username))
+        elif saved is None:
             self.action_add()
         else:
             self._open_form(saved)
@@ -274,6 +295,13 @@ class RegistriesScreen(StateScreen):
         self.post_message(CredentialSaved(form, where))
 
     def on_credential_saved(self, message: CredentialSaved) -> None:
+        if message.form is None:  # a login was removed
+            if message.error is not None:
+                self.app.report_error(message.error, "removing the saved login")
+            else:
+                self.notify(message.where.capitalize() + ".", title="Registries", timeout=4)
+            self.check_keyring()
+            return
         saved = message.form.saved
         if message.error is not None:
             report = getattr(self.app, "report_error", None)
@@ -288,6 +316,10 @@ class RegistriesScreen(StateScreen):
 
     def action_delete(self) -> None:
         saved = self.selected()
+        login = self.selected_login() if saved is None else None
+        if login is not None:
+            self.forget_login(login.host, login.username)
+            return
         if saved is None:
             return
         settings = self.settings()
@@ -297,6 +329,15 @@ class RegistriesScreen(StateScreen):
         self._refresh_table()
         self.notify(f"Removed {saved.ref} from the list (its password stays in the keyring; "
                     f"`railpack-tui registry logout` removes it).", title="Cache ref", timeout=6)
+
+    @work(thread=True, group="registries-save", exit_on_error=False)
+    def forget_login(self, host: str, username: str) -> None:
+        try:
+            credentials.delete(host, username)
+        except RailpackTuiError as exc:
+            self.post_message(CredentialSaved(None, None, exc))
+            return
+        self.post_message(CredentialSaved(None, f"removed the saved login {username}@{host}"))
 
     def action_use(self) -> None:
         saved = self.selected()
@@ -318,6 +359,11 @@ class RegistriesScreen(StateScreen):
             self._pending_test = True
             return
         saved = self.selected()
+        login = self.selected_login() if saved is None else None
+        if login is not None:
+            self.notify(f"{login.host} is a saved login without a cache ref: press e to add a ref on it, then t.",
+                        timeout=5)
+            return
         if saved is None:
             self.notify("No cache ref to test: add one with a.", severity="warning", timeout=4)
             return

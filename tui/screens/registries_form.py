@@ -41,17 +41,18 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, existing: SavedRef | None = None, *, keyring_usable: bool = True, keyring_detail: str = "",
-                 has_secret: bool = False) -> None:
+                 has_secret: bool = False, prefill: SavedRef | None = None) -> None:
         super().__init__()
         self.existing = existing
+        self.prefill = prefill or existing
         self.keyring_usable = keyring_usable
         self.keyring_detail = keyring_detail
         self.has_secret = has_secret
 
     def compose(self) -> ComposeResult:
-        e = self.existing
+        e = self.prefill
         with Vertical(id="form") as form:
-            form.border_title = "Edit cache ref" if e else "Add a cache ref"
+            form.border_title = "Edit cache ref" if self.existing else "Add a cache ref"
             with Horizontal(classes="row"):
                 yield Label("Cache ref", classes="label")
                 yield Input(e.ref if e else "", placeholder="registry.example.com/team/app:cache", id="form-ref",
@@ -78,7 +79,12 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
                 yield Button("Save", id="form-save", variant="primary", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#form-ref" if self.existing is None else "#form-password", Input).focus()
+        ref_input = self.query_one("#form-ref", Input)
+        if self.existing is None:
+            ref_input.focus()
+            ref_input.cursor_position = len(ref_input.value)
+        else:
+            self.query_one("#form-password", Input).focus()
 
     def _problem(self) -> str:
         ref = self.query_one("#form-ref", Input).value.strip()
