@@ -344,3 +344,17 @@ async def test_warnings_are_shown(tmp_path):
         panel = app.screen.query_one("#warnings")
         assert panel.display
         assert "1 warning: FromAsCasing" in str(panel.render())
+
+
+async def test_palette_sets_build_options_for_the_next_build(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Engine: buildx"].callback()
+        commands["Cache mode: min"].callback()
+        commands["Toggle cache export"].callback()
+        await pilot.pause()
+        assert (app.state.engine, app.state.cache_mode, app.state.no_export) == ("buildx", "min", True)
+        request = app.build_request()
+        assert (request.engine, request.mode, request.no_export) == ("buildx", "min", True)

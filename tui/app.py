@@ -45,6 +45,11 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "history": ("railpack_tui.tui.screens.history", "HistoryScreen", "History"),
 }
 MODE_KEYS = {"1": "build", "2": "projects", "3": "registries", "4": "history"}
+ENGINES = ("buildkit", "buildx", "railpack")
+ENGINE_HELP = {"buildkit": "buildctl straight to BuildKit", "buildx": "docker buildx (python-on-whales)",
+               "railpack": "Railpack's plan through BuildKit"}
+CACHE_MODE_HELP = {"max": "Export every step's layers to the cache (best hit rate)",
+                   "min": "Export only the final result's layers (smaller cache)"}
 
 
 def _screen_factory(mode: str) -> Callable[[], Screen]:
@@ -356,7 +361,22 @@ class RailpackTUI(App):
         for t in themes.THEMES:
             yield SystemCommand(f"Theme: {t.name}", f"Switch to the {t.name} theme (remembered)",
                                 lambda n=t.name: self.action_set_theme(n))
+        for engine in ENGINES:
+            yield SystemCommand(f"Engine: {engine}", f"Build with {ENGINE_HELP[engine]} (remembered for this project)",
+                                lambda e=engine: self._set_option(engine=e))
+        for mode in ("max", "min"):
+            yield SystemCommand(f"Cache mode: {mode}", CACHE_MODE_HELP[mode], lambda m=mode: self._set_option(cache_mode=m))
+        yield SystemCommand("Toggle cache import", "Build without importing the registry cache (or with it again)",
+                            lambda: self._set_option(no_import=not self.state.no_import))
+        yield SystemCommand("Toggle cache export", "Build without exporting to the registry cache (or with it again)",
+                            lambda: self._set_option(no_export=not self.state.no_export))
         yield from getattr(screen, "screen_commands", lambda: [])()
+
+    def _set_option(self, **change: Any) -> None:
+        self.update_state(**change)
+        s = self.state
+        self.notify(f"Next build: engine {s.engine}, cache mode {s.cache_mode}, import {'off' if s.no_import else 'on'}, "
+                    f"export {'off' if s.no_export else 'on'}.", timeout=4)
 
 
 def run_app(setup: Setup, theme: str | None = None) -> int:
