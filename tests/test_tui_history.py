@@ -5,7 +5,6 @@ two builds side by side, at 120x40 and 80x24; and what the compare pairs and rep
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable

@@ -6,7 +6,6 @@ and find it again among the recent projects after a restart."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input, OptionList

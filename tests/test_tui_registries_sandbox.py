@@ -6,7 +6,7 @@ wrong login fails at `auth` with its fix. The password never reaches the screen.
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
 from railpack_tui.core import credentials
 from railpack_tui.tui.screens.registries_form import RegistryFormScreen
