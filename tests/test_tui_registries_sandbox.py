@@ -120,3 +120,4 @@ async def test_escape_stops_a_slow_test(tmp_path, private_config, sandbox, sandb
             assert not checks.running
             assert any(c.skipped and "cancelled" in c.detail for c in checks.checks.values())
             assert "STOPPED" in str(app.screen.query_one("#checks-heading").render())
+            assert str(app.screen.query_one("#registries-table", DataTable).get_row(ref)[3]) == "stopped"

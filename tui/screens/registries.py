@@ -177,6 +177,8 @@ class RegistriesScreen(StateScreen):
             return Text("✗ error", style="red")
         if result.ok:
             return Text("✓ ok", style="green")
+        if getattr(result, "cancelled", False):
+            return Text("stopped", style="yellow")
         failed = result.failed
         return Text(f"✗ {failed.kind if failed and failed.kind else 'failed'}", style="red")
 
