@@ -199,6 +199,17 @@ async def serve_browser_png(ctx) -> None:
     print("screenshots: wrote screenshots/serve-browser.png")
 
 
+async def shot_build_small(pilot, ctx):
+    await pilot.press("1")
+    await pilot.resize_terminal(80, 24)
+    await pilot.pause(0.5)
+
+
+async def shot_build_large(pilot, ctx):
+    await pilot.resize_terminal(200, 60)
+    await pilot.pause(0.5)
+
+
 SHOTS = [
     ("build-empty", shot_build_empty),
     ("build-running", shot_build_running),
@@ -213,6 +224,8 @@ SHOTS = [
     ("registries-add", shot_registries_add),
     ("history", shot_history),
     ("history-compare", shot_history_compare),
+    ("build-80x24", shot_build_small),
+    ("build-200x60", shot_build_large),
 ]
 
 

@@ -116,7 +116,7 @@ class BuildScreen(Screen):
         if not has_steps:
             empty.update(self._empty_text())
         self._draw_status()
-        self.query_one("#meter", HitMeter).show(model)
+        self.query_one("#meter", HitMeter).show(snap.summary)
         self.query_one("#root-misses", RootMisses).show(snap.root_misses)
         s = self.app.state
         planned: Any = s if job is None else job.request  # a replayed build has no request

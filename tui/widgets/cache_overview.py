@@ -25,31 +25,24 @@ def _theme_colour(widget: Static, name: str) -> str:
     return getattr(theme, name, None) or theme.foreground or "white"
 
 
-def summary_counts(model: Any) -> tuple[int, int, int]:
-    """(steps, cached, executed) from the model's summary, or counted from its steps."""
-    summary = None
-    if model is not None and hasattr(model, "summary"):
-        try:
-            summary = model.summary()
-        except Exception:
-            summary = None
-    if isinstance(summary, dict):
-        return int(summary.get("steps", 0)), int(summary.get("cached", 0)), int(summary.get("executed", 0))
-    if summary is not None and hasattr(summary, "steps"):
-        return int(summary.steps), int(summary.cached), int(getattr(summary, "executed", 0))
-    steps = list(getattr(model, "steps", []) or [])
-    states = [bv.state_of(s) for s in steps]
-    return len(steps), states.count("cached"), states.count("done") + states.count("error")
-
-
 class HitMeter(Static):
-    """`Cache hits ██████░░░░ 4/6  67%`: cached steps over all steps so far."""
+    """`Cache hits ██████░░░░ 4/6 steps 67%`: cached steps over all steps so far."""
 
-    DEFAULT_CSS = "HitMeter { height: 1; }"
+    DEFAULT_CSS = "HitMeter { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }"
 
-    def show(self, model: Any) -> None:
-        total, cached, _ = summary_counts(model)
-        width = max(8, min(30, self.size.width - 28)) if self.size.width else 20
+    _counts: tuple[int, int] = (0, 0)
+
+    def show(self, summary: dict) -> None:
+        summary = summary or {}
+        self._counts = (int(summary.get("steps", 0)), int(summary.get("cached", 0)))
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        total, cached = self._counts
+        width = max(6, min(30, self.size.width - 30)) if self.size.width else 20
         ratio = cached / total if total else 0.0
         filled = round(ratio * width)
         ok = _theme_colour(self, "success")
