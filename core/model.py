@@ -110,13 +110,19 @@ def parse_time(value: Any) -> float | None:
         return None
 
 
+def _status_code(text: str, *codes: str) -> bool:
+    return any(re.search(rf"(?<![0-9a-z]){c}(?![0-9a-z])", text) for c in codes)
+
+
 def classify_cache_error(message: str, *, export: bool = False) -> str:
     """The contract's cache outcome for a failed import/export vertex error message."""
     m = message.lower()
-    if any(k in m for k in ("401", "403", "unauthorized", "forbidden", "denied", "authentication required",
-                            "no basic auth credentials", "authorization failed")):
+    # status codes as whole words only: a blob digest in the message often holds "401" or "404"
+    if _status_code(m, "401", "403") or any(k in m for k in (
+            "unauthorized", "forbidden", "denied", "authentication required", "no basic auth credentials",
+            "authorization failed")):
         return "unauthorized"
-    if not export and any(k in m for k in ("not found", "404", "manifest unknown", "name unknown")):
+    if not export and (_status_code(m, "404") or any(k in m for k in ("not found", "manifest unknown", "name unknown"))):
         return "not-found"
     if any(k in m for k in ("connection refused", "no such host", "i/o timeout", "dial tcp", "network is unreachable",
                             "connection reset", "deadline exceeded", "tls:", "x509", "no route to host",
