@@ -200,13 +200,17 @@ class BuildScreen(Screen):
         box = self.query_one("#build-error", Static)
         job, snap = self.job, self.snapshot
         error = snap.error if job is not None and not job.running else None
+        stopped = getattr(job, "error", None) if job is not None and not job.running and snap.steps else None
+        if getattr(stopped, "message", None):  # e.g. builder connection lost: clearer than BuildKit's words
+            fix = getattr(stopped, "fix", None)
+            error = stopped.message + (f" Fix: {fix}" if fix else "")
         if not error:
             box.display = False
             return
         failed = [s for s in snap.steps if bv.state_of(s) == "error"]
         text = Text()
         text.append("Error ", style="bold")
-        if failed:
+        if failed and not stopped:
             text.append(f"in {failed[0].name}: ", style="bold")
         text.append(" ".join(str(error).split()))
         box.update(text)
