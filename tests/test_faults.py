@@ -99,6 +99,8 @@ async def test_builder_killed_mid_build_dashboard(fresh, private, tmp_path):
         shown = " ".join(n.message for n in app._notifications)
         assert "builder connection lost" in shown, shown
         assert "Fix:" in shown
+        on_screen = str(app.screen.query_one("#build-error").render())
+        assert "builder connection lost" in on_screen and "Fix:" in on_screen, on_screen
         assert "failed" in str(app.screen.query_one("#status").render()).lower() or \
                "error" in str(app.screen.query_one("#status").render()).lower()
         # the app stays usable: other screens answer, and a build on a restarted builder works
