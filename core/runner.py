@@ -326,7 +326,8 @@ class BuildRun:
                     creds.append(cred)
                 else:
                     notes.append(f"no saved credential for {host}: the build talks to it anonymously")
-            self.model.masker = masking.Masker(c.password for c in creds)  # never shown in logs or errors
+            # never shown in logs or errors; None (no per-line check) when the build holds no secret
+            self.model.masker = masking.Masker(c.password for c in creds) or None
             masking.remember(c.password for c in creds)
             cfg = dockerconfig.write(creds)
             self.docker_config = cfg
