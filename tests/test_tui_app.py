@@ -358,3 +358,22 @@ async def test_palette_sets_build_options_for_the_next_build(tmp_path):
         assert (app.state.engine, app.state.cache_mode, app.state.no_export) == ("buildx", "min", True)
         request = app.build_request()
         assert (request.engine, request.mode, request.no_export) == ("buildx", "min", True)
+
+
+def test_an_unexpected_error_exits_with_one_line_and_the_crash_log(tmp_path):
+    import asyncio
+
+    from railpack_tui.core import crashlog
+
+    app = make_app(tmp_path)
+
+    async def main():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.call_later(lambda: 1 / 0)
+            await pilot.pause()
+
+    with pytest.raises(ZeroDivisionError):
+        asyncio.run(main())
+    assert app.return_code == 1
+    assert "ZeroDivisionError" in crashlog.log_path().read_text()

@@ -145,6 +145,22 @@ class RailpackTUI(App):
             self.notify(f"{prefix}unexpected {type(error).__name__}: {error}\nDetails: {where}",
                         title="Unexpected error", severity="error", timeout=20)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception nobody caught in a handler (Textual's message loop has stopped by now, so
+        the app must end, as Textual does): one line and the crash log instead of a traceback on the
+        user's terminal. Workers and build errors never get here: they go through report_error."""
+        where = crashlog.record(error)
+        self._return_code = getattr(error, "exit_code", 1) if isinstance(error, RailpackTuiError) else 1
+        if self._exception is None:  # pilot tests re-raise it
+            self._exception = error
+            self._exception_event.set()
+        if isinstance(error, RailpackTuiError):
+            line = f"railpack-tui: {error}"
+        else:
+            line = f"railpack-tui: unexpected {type(error).__name__}: {error} (details: {where})"
+        self._exit_renderables.append(line)
+        self._close_messages_no_wait()
+
     @on(messages.ProblemReported)
     def _on_problem(self, message: messages.ProblemReported) -> None:
         self.report_error(message.error, message.context)
@@ -387,5 +403,6 @@ def run_app(setup: Setup, theme: str | None = None) -> int:
 
         raise BadInput(f"unknown theme {theme!r}.",
                        fix=f"use one of {', '.join(themes.NAMES)} (or a Textual theme such as nord)")
-    RailpackTUI(setup, theme=theme).run()
-    return 0
+    app = RailpackTUI(setup, theme=theme)
+    app.run()
+    return app.return_code or 0
