@@ -206,7 +206,7 @@ async def test_logs_follow_new_output_of_the_selected_step(tmp_path):
         for line in lines[33:]:
             model.feed_line(line)
         model.finish(0)
-        app.build_progress.publish((app.state.current, model.drain_changes()))
+        app.build_progress.publish((app.state.current, None))
         await pilot.pause()
         assert "resolving dependencies" in "\n".join(logs.lines)
         assert logs.line_count > before
@@ -377,3 +377,41 @@ def test_an_unexpected_error_exits_with_one_line_and_the_crash_log(tmp_path):
         asyncio.run(main())
     assert app.return_code == 1
     assert "ZeroDivisionError" in crashlog.log_path().read_text()
+
+
+async def test_a_flood_of_events_is_coalesced_and_the_last_change_still_lands(tmp_path):
+    import threading
+
+    from railpack_tui.core.model import BuildModel
+    from railpack_tui.core.runner import RunEvent
+    from railpack_tui.tui import messages
+    from railpack_tui.tui.state import BuildJob
+    from tui_support import stream
+
+    lines = stream("file-change").read_text().splitlines()
+    app = make_app(tmp_path)
+    posted: list = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model = BuildModel()
+        job = BuildJob(request=None, model_override=model, handle=object(), outcome="running")
+        app.state.current = job
+        original_post = app.post_message
+        app.post_message = lambda m: (posted.append(m) if isinstance(m, messages.BuildProgress) else None,
+                                      original_post(m))[1]
+
+        def worker():  # what the runner does: feed a line, report
+            for line in lines:
+                model.feed_line(line)
+                app._on_run_event(job, RunEvent("progress", changes=model.drain_changes()))
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        await pilot.pause()
+        assert len(lines) > 40 and len(posted) < 10  # one snapshot per 1/30 s, not one per line
+        # the last lines came inside the interval: the screen's tick takes them once it is quiet
+        assert app.take_quiet_snapshot(job, quiet_s=0)
+        await pilot.pause()
+        assert table_states(app) == ["CACHED"] * 5 + ["DONE"] * 3
+        assert not app.take_quiet_snapshot(job, quiet_s=0)  # nothing new since

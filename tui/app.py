@@ -6,13 +6,14 @@ hear of changes with `self.app.state_changed.subscribe(self, callback)`; ask for
 `self.app.start_build()` (or post `messages.RequestBuild()`); hand any core.errors exception to
 `self.app.report_error(exc)` (the one place errors become notifications); show a build that did
 not run here (a past run) with `self.app.show_build(model)`; hear of a build's progress and end
-with `self.app.build_progress.subscribe(self, callback)` (callback((job, changes))). A screen may
+with `self.app.build_progress.subscribe(self, callback)` (callback((job, snapshot))). A screen may
 define `screen_commands()` yielding SystemCommands: the command palette adds them.
 
 Builds run in a thread worker through core/runner.py (BuildRun). The runner feeds the BuildModel
-and drains its changes at most 20 times a second; each batch is handed to the UI thread with
-call_from_thread while the worker waits, so the model (not thread-safe) is never read while it is
-being fed, and a flood of events becomes a steady <= 20 redraws a second.
+and reports after every line; at most SNAPSHOT_HZ times a second the worker (the model's only
+writer, idle at that moment) takes a buildview.Snapshot and posts it in a message that replaces
+any still queued: the worker never waits for the UI, the UI never iterates the model while it is
+being fed, and a flood of events becomes a steady redraw rate.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from railpack_tui.core.defaults import Setup
 from railpack_tui.core.errors import EnvironmentProblem, RailpackTuiError
 
 from . import messages
+from .buildview import Snapshot
 from .state import AppState, BuildJob, Settings
 
 # mode -> (module, class, title)
@@ -45,6 +47,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "history": ("railpack_tui.tui.screens.history", "HistoryScreen", "History"),
 }
 MODE_KEYS = {"1": "build", "2": "projects", "3": "registries", "4": "history"}
+SNAPSHOT_HZ = 30  # most snapshots of a running build per second
 ENGINES = ("buildkit", "buildx", "railpack")
 ENGINE_HELP = {"buildkit": "buildctl straight to BuildKit", "buildx": "docker buildx (python-on-whales)",
                "railpack": "Railpack's plan through BuildKit"}
@@ -96,7 +99,7 @@ class RailpackTUI(App):
         self.setup = setup
         self.state = AppState.from_setup(setup, settings)
         self.state_changed: Signal[set[str]] = Signal(self, "state-changed")
-        # (job, changes) whenever the current build moved on; changes is None for "redraw all"
+        # (job, snapshot) whenever the current build moved on; snapshot None: read the (idle) model
         self.build_progress: Signal[tuple[Any, Any]] = Signal(self, "build-progress")
         self.command_line_text = ""
         # the clock behind spinners and running times; tests pass a fixed one
@@ -281,23 +284,49 @@ class RailpackTUI(App):
         return True
 
     def _on_run_event(self, job: BuildJob, event: Any) -> None:
-        """Called by the runner in the worker thread. Progress is applied on the UI thread while the
-        worker waits (call_from_thread), so the model is never read while it is being fed; the
-        runner drains the model's changes at most 20 times a second, so this is the coalescing."""
+        """Called by the runner in the worker thread after every line of the stream, so the model
+        is not being written while this runs: this is where it is read. At most SNAPSHOT_HZ times a
+        second the worker takes a buildview.Snapshot and posts it in a message that replaces any
+        still queued: the worker never waits for the UI, the UI never iterates the model while it
+        is being fed, and a flood of events becomes a steady redraw rate. A change that arrives
+        inside the interval and is followed by silence is picked up by the Build screen's tick
+        (`take_quiet_snapshot`)."""
         kind = getattr(event, "kind", "")
         if kind == "output":
             job.output.append(event.message)
             del job.output[:-50]
-            return
-        if kind == "phase":
-            job.phase = event.message
         if kind == "finished":
             job.result = event.result
             return
-        try:
-            self.call_from_thread(self.build_progress.publish, (job, getattr(event, "changes", None)))
-        except Exception:  # the app is closing: nobody to show it to
-            pass
+        if kind == "phase":
+            job.phase = event.message
+        now = time.monotonic()
+        job.event_seq += 1
+        job.last_event = now
+        if kind != "phase" and now - job.last_snapshot < 1 / SNAPSHOT_HZ:
+            return
+        seq = job.event_seq
+        model = job.model
+        if model is not None:
+            job.snapshot = Snapshot.take(model)
+        job.last_snapshot = now
+        job.snap_seq = seq
+        self.post_message(messages.BuildProgress(job, job.snapshot))
+
+    def take_quiet_snapshot(self, job: BuildJob, quiet_s: float = 0.1) -> bool:
+        """UI thread: when the stream has been silent for `quiet_s` (the worker is waiting for the
+        next line) and changed since the last snapshot, take one now. True if it did."""
+        seq = job.event_seq
+        if seq == job.snap_seq or time.monotonic() - job.last_event < quiet_s or job.model is None:
+            return False
+        job.snapshot = Snapshot.take(job.model)  # retries if the worker woke up meanwhile
+        job.snap_seq = seq
+        self.build_progress.publish((job, job.snapshot))
+        return True
+
+    @on(messages.BuildProgress)
+    def _on_build_progress_message(self, message: messages.BuildProgress) -> None:
+        self.build_progress.publish((message.run, message.snapshot))
 
     @work(thread=True, group="build", exit_on_error=False, name="build")
     def _build_worker(self, job: BuildJob) -> None:

@@ -285,11 +285,15 @@ def new_log_lines(buf: Any, written: int) -> tuple[list[str], int, bool]:
     Returns (lines, complete lines now shown, reset) where reset means: clear, then show `lines`."""
     if buf is None:
         return [], 0, written != 0
-    total = int(getattr(buf, "total_lines", 0))
-    if total == written:
-        return [], written, False
-    head = _retry(lambda: list(buf.head), [])
-    tail = _retry(lambda: list(buf.tail), [])
+    # a worker may be appending: copy until the line count did not move during the copy
+    for _ in range(5):
+        total = int(getattr(buf, "total_lines", 0))
+        if total == written:
+            return [], written, False
+        head = _retry(lambda: list(buf.head), [])
+        tail = _retry(lambda: list(buf.tail), [])
+        if int(getattr(buf, "total_lines", 0)) == total:
+            break
     decode = lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)  # noqa: E731
     k = total - written
     if written < total and not getattr(buf, "dropped", 0) and len(head) + len(tail) == total:

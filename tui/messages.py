@@ -20,6 +20,20 @@ class RequestCancel(Message):
     """Any screen asks the app to cancel the running build."""
 
 
+class BuildProgress(Message):
+    """A snapshot of the running build, taken by the build worker between two lines of the stream
+    (the only moment the model is not being written). A newer one replaces one still queued, so a
+    flood of events never queues up more than one redraw."""
+
+    def __init__(self, run: Any, snapshot: Any) -> None:
+        super().__init__()
+        self.run = run  # state.BuildJob
+        self.snapshot = snapshot  # buildview.Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BuildProgress) and message.run is self.run
+
+
 class BuildFinished(Message):
     """The build ended (posted by the build worker): `run.outcome` says how (success, failed,
     cancelled, incomplete, error). Live progress goes through `app.build_progress` instead."""

@@ -119,6 +119,11 @@ class BuildJob:
     result: Any = None  # core.runner.BuildResult
     output: list[str] = field(default_factory=list)  # non-progress lines from the engine (last ones)
     cancel_requested: bool = False
+    snapshot: Any = None  # the last buildview.Snapshot the worker took of the model
+    event_seq: int = 0  # progress reports from the runner (worker thread)
+    snap_seq: int = 0  # the report the last snapshot covers
+    last_event: float = 0.0  # time.monotonic() of the last report
+    last_snapshot: float = 0.0
 
     @property
     def running(self) -> bool:

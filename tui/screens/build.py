@@ -2,9 +2,11 @@
 the cache import/export outcome, where the cache broke, warnings, a cold-build banner, the
 selected step's logs, and the equivalent command line.
 
-Updates arrive through `app.build_progress` (job, changes) on the UI thread while the build
-worker waits, at most ~20 times a second (the runner coalesces the model's changes); a 10 Hz
-tick moves spinners and running times. Nothing here blocks."""
+Updates arrive through `app.build_progress` (job, snapshot): snapshots the build worker took
+of the model between two lines of the stream, posted in messages that replace queued ones (so
+at most one redraw is ever pending). A 10 Hz tick moves spinners and running times. Logs are
+copied from the selected step's bounded buffer (a copy that retries if the worker appended
+meanwhile). Nothing here blocks, and nothing here iterates the model while it is being fed."""
 
 from __future__ import annotations
 
@@ -82,12 +84,12 @@ class BuildScreen(Screen):
     # --- updates ----------------------------------------------------------------------------
 
     def _on_build_progress(self, data: tuple[Any, Any]) -> None:
-        job, changes = data
+        job, snapshot = data
         if job is not None and job is not self.job:
             self.job = job
             self.follow = True
             self.query_one("#logs", StepLogs).show_step(None)
-        self.redraw(changes)
+        self.redraw(snapshot)
 
     def _on_state_changed(self, fields: set[str]) -> None:
         if not self.app.state.building:
@@ -97,15 +99,28 @@ class BuildScreen(Screen):
         return self.app.clock()
 
     def _tick(self) -> None:
+        job = self.job
+        if job is not None and job.running and job.handle is not None and self.app.take_quiet_snapshot(job):
+            return  # it redrew everything
         if self.job is not None and self.job.running and self.is_attached:
             self._draw_status()
             self.query_one("#steps", StepTable).show(self.snapshot.steps, self._now())
 
-    def redraw(self, changes: Any = None) -> None:
-        """Read the model (safe: called on the UI thread while the worker waits) and redraw."""
+    def _being_fed(self) -> bool:
+        job = self.job
+        return job is not None and job.running and job.handle is not None
+
+    def redraw(self, snapshot: bv.Snapshot | None = None) -> None:
+        """Redraw from `snapshot`; without one, read the model, unless a worker is feeding it
+        (then the worker's last snapshot is the truth until its next one)."""
         job = self.job
         model = job.model if job is not None else None
-        self.snapshot = bv.Snapshot.take(model)
+        if isinstance(snapshot, bv.Snapshot):
+            self.snapshot = snapshot
+        elif self._being_fed():
+            self.snapshot = job.snapshot or self.snapshot
+        else:
+            self.snapshot = bv.Snapshot.take(model)
         snap = self.snapshot
         empty = self.query_one("#empty", Static)
         table = self.query_one("#steps", StepTable)
