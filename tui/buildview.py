@@ -125,7 +125,13 @@ def wall_range(steps: Iterable[Any], now: float) -> tuple[float, float] | None:
         ends.append(e if e is not None else max(s, now))
     if not starts:
         return None
-    return min(starts), max(ends)
+    t0, t1 = min(starts), max(ends)
+    if any(ts(getattr(s, "completed", None)) is None and ts(getattr(s, "started", None)) is not None for s in steps):
+        # still running: round the end up to a coarse grid so the bars do not shift on every frame
+        span = max(t1 - t0, 1e-3)
+        quantum = max(0.5, 2.0 ** math.ceil(math.log2(span / 8)))
+        t1 = t0 + math.ceil(span / quantum) * quantum
+    return t0, t1
 
 
 def bar_span(step: Any, wall: tuple[float, float] | None, width: int, now: float) -> tuple[int, int] | None:

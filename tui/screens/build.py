@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from .. import buildview as bv
-from ..widgets.cache_overview import BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel
+from ..widgets.cache_overview import (BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel,
+                                     set_text)
 from ..widgets.step_logs import StepLogs
 from ..widgets.step_table import StepTable
 
@@ -129,7 +130,7 @@ class BuildScreen(Screen):
         table.display = has_steps
         self.query_one("#logs", StepLogs).display = job is not None
         if not has_steps:
-            empty.update(self._empty_text())
+            set_text(empty, self._empty_text())
         self._draw_status()
         self.query_one("#meter", HitMeter).show(snap.summary)
         self.query_one("#root-misses", RootMisses).show(snap.root_misses)
@@ -228,7 +229,7 @@ class BuildScreen(Screen):
         if failed and not stopped:
             text.append(f"in {failed[0].name}: ", style="bold")
         text.append(" ".join(str(error).split()))
-        box.update(text)
+        set_text(box, text, layout=False)
         box.display = True
 
     def _follow_running(self) -> None:
@@ -265,8 +266,8 @@ class BuildScreen(Screen):
         if self.has_class("-wide"):
             from .step_details import describe
 
-            sidebar.update(describe(step, self._now()) if step is not None else Text("Select a step to see why it ran.",
-                                                                                      style="dim"))
+            set_text(sidebar, describe(step, self._now()) if step is not None
+                     else Text("Select a step to see why it ran.", style="dim"))
 
     def _draw_command(self) -> None:
         job = self.job
@@ -275,7 +276,7 @@ class BuildScreen(Screen):
         text.append("$ ", style="bold")
         text.append(line or "…", style="")
         text.append("   y copies", style="dim")
-        self.query_one("#command", Static).update(text)
+        set_text(self.query_one("#command", Static), text, layout=False)
 
     # --- events -----------------------------------------------------------------------------
 

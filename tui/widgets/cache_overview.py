@@ -20,6 +20,16 @@ STATUS_COLOURS = {"running": "warning", "success": "success", "failed": "error",
 PHASE_MARKS = {"ok": "✓", "not-found": "○", "running": "●", "pending": "·", "ignored-error": "!", "not-reached": "–"}
 
 
+def set_text(widget: Static, text: Text, layout: bool = True) -> None:
+    """Update a Static only when what it shows changed (an update refreshes the screen's layout
+    unless `layout` is False, which is right for widgets of a fixed height)."""
+    sig = (text.plain, str(text.style), tuple(text.spans))
+    if getattr(widget, "_shown_sig", None) == sig:
+        return
+    widget._shown_sig = sig  # type: ignore[attr-defined]
+    widget.update(text, layout=layout)
+
+
 def _theme_colour(widget: Static, name: str) -> str:
     theme = widget.app.current_theme
     return getattr(theme, name, None) or theme.foreground or "white"
@@ -55,7 +65,7 @@ class HitMeter(Static):
             text.append(f"{ratio:.0%}", style=f"bold {ok}" if ratio >= 0.5 else "bold")
         else:
             text.append(" no steps yet", style="dim")
-        self.update(text)
+        set_text(self, text, layout=False)
 
 
 class CachePhases(Static):
@@ -92,7 +102,7 @@ class CachePhases(Static):
                 ref_text = getattr(o, "ref", "") or ""
                 if ref_text:
                     text.append(f"  {ref_text}", style="dim")
-        self.update(text)
+        set_text(self, text)
 
 
 class RootMisses(Static):
@@ -111,7 +121,7 @@ class RootMisses(Static):
         text.append(names[0], style=_theme_colour(self, "warning"))
         if len(names) > 1:
             text.append(f"  (+{len(names) - 1} more: {', '.join(names[1:3])})", style="dim")
-        self.update(text)
+        set_text(self, text)
 
 
 class BuildStatus(Static):
@@ -130,7 +140,7 @@ class BuildStatus(Static):
             text.append(f" · {done}/{total} steps", style="")
         if context:
             text.append(f" · {context}", style="dim")
-        self.update(text)
+        set_text(self, text, layout=False)
 
 
 class ColdBanner(Static):
@@ -142,7 +152,7 @@ class ColdBanner(Static):
         self.set_class(failure is None, "-first-build")
         if failure is None:
             if bv.first_build(model):
-                self.update(Text.assemble(("First build for this cache ref", "bold"),
+                set_text(self, Text.assemble(("First build for this cache ref", "bold"),
                                           ": the ref is empty, so every step runs; the export fills it for next time."))
                 self.display = True
             else:
@@ -160,7 +170,7 @@ class ColdBanner(Static):
         if detail and reason.lower() not in detail.lower()[-40:]:
             text.append(f" ({detail})")
         text.append(f"\nEvery step runs from scratch. Fix: {fix}")
-        self.update(text)
+        set_text(self, text)
         self.display = True
 
 
@@ -183,4 +193,4 @@ class WarningsPanel(Static):
             text.append(f"\n  {extra}")
         if len(seen) > 3:
             text.append(f"\n  … {len(seen) - 3} more (Enter on a step shows its own)", style="dim")
-        self.update(text)
+        set_text(self, text)

@@ -4,6 +4,7 @@ step missed. Rows are keyed by step id and updated in place, only where a cell c
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from .. import buildview as bv
 
 FIXED = {"state": 10, "time": 6, "pulled": 7}
+VOLATILE_INTERVAL_S = 0.25
 
 
 def matches(step: Any, text: str) -> bool:
@@ -35,6 +37,7 @@ class StepTable(DataTable):
         self.filter_text = ""
         self._rendered: dict[str, tuple] = {}  # row key -> what its cells showed (text and style)
         self._inputs: dict[str, tuple] = {}  # row key -> the step values its cells were built from
+        self._last_tick = 0.0
         self._order: list[str] = []
         self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
         self._colours: dict[str, str] = {}
@@ -135,15 +138,26 @@ class StepTable(DataTable):
         column_keys = [c.key for c in self.ordered_columns]
         timeline_w = (self._layout or (0, 10, 0))[1]
         theme = self.app.theme
+        # any cell update makes DataTable re-render every visible cell: what only ticks (running
+        # times, bars, spinners) is applied a few times a second; state changes at once
+        clock = time.monotonic()
+        ticks_ok = clock - self._last_tick >= VOLATILE_INTERVAL_S
+        ticked = False
         for key, step in zip(keys, visible):
             # what the row depends on, cheap to compute: skip building cells when it did not move
             state = bv.state_of(step)
-            inputs = (state, bv.fmt_duration(bv.step_duration(step, now)), getattr(step, "pulled_bytes", 0),
-                      bv.bar_span(step, wall, timeline_w, now), id(getattr(step, "miss", None)),
-                      bv.spinner(now) if state == "running" else "", theme, getattr(step, "name", ""))
-            if self._inputs.get(key) == inputs and key in self._rendered:
-                continue
-            self._inputs[key] = inputs
+            stable = (state, getattr(step, "pulled_bytes", 0), id(getattr(step, "miss", None)), theme,
+                      getattr(step, "name", ""))
+            volatile = (bv.fmt_duration(bv.step_duration(step, now)), bv.bar_span(step, wall, timeline_w, now),
+                        bv.spinner(now) if state == "running" else "")
+            old_inputs = self._inputs.get(key)
+            if old_inputs is not None and key in self._rendered:
+                if old_inputs == (stable, volatile):
+                    continue
+                if old_inputs[0] == stable and not ticks_ok:
+                    continue
+                ticked = ticked or old_inputs[0] == stable
+            self._inputs[key] = (stable, volatile)
             cells = self._cells(step, wall, now)
             sig = tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
             old = self._rendered.get(key)
@@ -155,6 +169,8 @@ class StepTable(DataTable):
                     if new_sig != prev_sig:
                         self.update_cell(key, col, new)
             self._rendered[key] = sig
+        if ticked:
+            self._last_tick = clock
         pending = getattr(self, "_pending_select", None)
         if pending is not None:
             self._pending_select = None
