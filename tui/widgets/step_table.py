@@ -33,7 +33,8 @@ class StepTable(DataTable):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        # the selected row keeps its badge and bar colours (the cursor only sets the background)
+        super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
         self.filter_text = ""
         self._rendered: dict[str, tuple] = {}  # row key -> what its cells showed (text and style)
         self._inputs: dict[str, tuple] = {}  # row key -> the step values its cells were built from
