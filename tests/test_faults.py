@@ -84,7 +84,7 @@ async def test_builder_killed_mid_build_dashboard(fresh, private, tmp_path):
     quick = tmp_path / "quick"
     quick.mkdir()
     shutil.copy2(project / "busybox", quick / "busybox")
-    (quick / "Dockerfile").write_text(f'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "echo", "{token}"]\n')
+    (quick / "Dockerfile").write_text(f'FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\nRUN ["/bin/busybox", "echo", "{token}"]\n')
     app = make_app(tmp_path / "settings", project=project, builder=fresh.buildkit_host, cache_ref=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()

@@ -10,7 +10,7 @@ import pytest
 from railpack_tui.core import credentials
 from railpack_tui.tui.screens.help import HelpScreen
 from railpack_tui.tui.widgets.registries_checks import RegistryChecks
-from support.faults import until
+from support.faults import slow_project, until
 from support.slowproxy import slow_proxy
 from tui_support import make_app
 
@@ -51,8 +51,10 @@ async def test_keys_answer_during_a_slow_registry_test(tmp_path, slow_ref, sandb
         assert all(c.ok or c.skipped for c in checks.checks.values()), {n: c.detail for n, c in checks.checks.items()}
 
 
-async def test_keys_answer_during_a_build_through_a_slow_registry(tmp_path, slow_ref, sandbox, example_project):
-    app = make_app(tmp_path, project=example_project, builder=sandbox.buildkit_host, cache_ref=slow_ref)
+async def test_keys_answer_during_a_build_through_a_slow_registry(tmp_path, slow_ref, sandbox):
+    # not the bundled example: its steps must stay uncached on the session builder for the smoke test
+    project, _ = slow_project(tmp_path, seconds=3)
+    app = make_app(tmp_path, project=project, builder=sandbox.buildkit_host, cache_ref=slow_ref)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         # the cache import goes through the slow proxy; the export (megabytes of layers at one

@@ -71,7 +71,7 @@ def project(root: Path, extra: str = "") -> Path:
     d = root / "secret-app"
     d.mkdir()
     shutil.copy2(example.find_busybox(), d / "busybox")
-    (d / "Dockerfile").write_text(f"FROM scratch\nCOPY busybox /bin/busybox\n{extra}"
+    (d / "Dockerfile").write_text(f"FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\n{extra}"
                                   'RUN ["/bin/busybox", "sh", "-c", "echo building; /bin/busybox sleep 2; echo built > /out"]\n')
     return d
 

@@ -64,7 +64,7 @@ def slow_project(root: Path, seconds: int = 60, token: str | None = None) -> tup
     d.mkdir(parents=True)
     shutil.copy2(example.find_busybox(), d / "busybox")
     (d / "Dockerfile").write_text(
-        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        "FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\n"
         f'RUN ["/bin/busybox", "sh", "-c", "echo {token}; /bin/busybox sleep {seconds}; echo done > /done"]\n')
     return d, token
 
