@@ -203,7 +203,9 @@ def test_registry_that_never_answers_times_out(tmp_path):
     no_traceback(out, err)
     assert proc.returncode == 1
     data = json.loads(out)
-    assert data["error"]["kind"] in ("timeout", "unreachable"), data["error"]
+    assert data["error"]["kind"] == "timeout", data["error"]
+    assert "within 2s" in data["error"]["message"] and data["error"]["fix"]
+    assert [c["name"] for c in data["checks"] if not c["ok"] and not c["skipped"]] == ["tls"]  # the first read
 
 
 def test_sigterm_to_cli_build_leaves_nothing_behind(sandbox, tmp_path, unique_ref):
