@@ -257,3 +257,29 @@ async def test_cancel_from_the_dashboard_leaves_nothing_behind(sandbox, tmp_path
         assert faults.temp_docker_configs(tmpdir) == []
         assert [p for p in faults.descendants(me) if b"buildctl" in faults.cmdline(p)] == []
         faults.wait_until(lambda: not faults.find_process(token), 30, "the step's process is gone")
+
+
+async def test_registry_down_when_testing_from_the_dashboard(tmp_path):
+    """`t` against a registry nobody listens on: the checks end (no hang) at connect, unreachable,
+    with the fix on screen."""
+    import socket
+
+    from railpack_tui.tui.widgets.registries_checks import RegistryChecks
+    from tui_support import make_app
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    app = make_app(tmp_path, cache_ref=f"127.0.0.1:{port}/faults/down:t", builder=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await until(pilot, lambda: app.screen.query(RegistryChecks) and app.screen.query_one(RegistryChecks).checks
+                    and not app.screen.query_one(RegistryChecks).running, "the registry test ends")
+        checks = app.screen.query_one(RegistryChecks).checks
+        connect = checks["connect"]
+        assert not connect.ok and connect.kind == "unreachable"
+        assert all(c.skipped for n, c in checks.items() if n not in ("resolve", "connect"))
+        fix = str(app.screen.query_one("#checks-fix").render())
+        assert "Fix:" in fix
