@@ -46,7 +46,13 @@ def render(project: str, runs: list[history_mod.Run]) -> str:
     misses = [s for s in newest.steps if s.state in ("executed", "error") and s.miss]
     lines.append("")
     if not misses:
-        lines.append(f"build #{newest.id}: every step cached" if newest.steps else f"build #{newest.id}: no steps recorded")
+        cached = sum(1 for st in newest.steps if st.state == "cached")
+        if not newest.steps:
+            lines.append(f"build #{newest.id}: no steps recorded")
+        elif cached == len(newest.steps):
+            lines.append(f"build #{newest.id}: every step cached")
+        else:  # e.g. a build that stopped before its steps ran (cancelled, builder lost)
+            lines.append(f"build #{newest.id}: {newest.status}, {cached}/{len(newest.steps)} steps cached")
     else:
         lines.append(f"why build #{newest.id} missed:")
         for s in misses:
