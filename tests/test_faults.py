@@ -75,6 +75,8 @@ def test_builder_killed_mid_build_cli(fresh, private, tmp_path):
     no_traceback(h.stdout, h.stderr)
     recorded = json.loads(h.stdout)["runs"]
     assert [r["status"] for r in recorded] == ["failed"], recorded
+    h = subprocess.run(CLI + ["history", str(project)], capture_output=True, text=True, timeout=60)
+    assert "failed" in h.stdout and "every step cached" not in h.stdout, h.stdout
 
 
 async def test_builder_killed_mid_build_dashboard(fresh, private, tmp_path):

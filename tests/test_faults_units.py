@@ -57,3 +57,23 @@ def test_report_says_when_the_cache_was_not_saved():
                                                 "detail": "dial tcp 127.0.0.1:1: connect: connection refused"}]})
     assert ignored.startswith(f"cache NOT saved to {ref}: the export failed (unreachable) and was ignored")
     assert "the build still succeeded" in ignored
+
+
+def _run(status: str, states: list[str]):
+    from railpack_tui.core.history import Run, StepRecord
+
+    steps = [StepRecord(name=f"[{i}/{len(states)}] RUN x{i}", stage=None, index=i, total=len(states), state=s,
+                        duration_s=0.1, pulled_bytes=0) for i, s in enumerate(states, 1)]
+    return Run(id=7, project="/p", started_at=1_800_000_000.0, duration_s=1.0, status=status, engine="buildkit",
+               builder="unix:///b.sock", cache_ref=None, mode="max", no_import=False, no_export=False, no_cache=False,
+               git_rev=None, git_dirty=None, build_args={}, base_images={}, cache_import=[], cache_export=[],
+               summary={"steps": len(states), "cached": states.count("cached"), "hit_ratio": 0.0}, steps=steps)
+
+
+def test_history_text_does_not_call_a_stopped_build_cached():
+    from railpack_tui.core.commands.history import render
+
+    assert render("/p", [_run("success", ["cached", "cached"])]).endswith("build #7: every step cached")
+    stopped = render("/p", [_run("failed", ["cached", "cancelled"])])
+    assert "every step cached" not in stopped
+    assert stopped.endswith("build #7: failed, 1/2 steps cached")
