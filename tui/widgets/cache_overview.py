@@ -153,7 +153,7 @@ class ColdBanner(Static):
         if failure is None:
             if bv.first_build(model):
                 set_text(self, Text.assemble(("First build for this cache ref", "bold"),
-                                          ": the ref is empty, so every step runs; the export fills it for next time."))
+                                          ": the ref is empty, so nothing comes from the registry; the export fills it for next time."))
                 self.display = True
             else:
                 self.display = False
@@ -169,7 +169,7 @@ class ColdBanner(Static):
         text.append(f" the cache import failed: {reason}", style="bold")
         if detail and reason.lower() not in detail.lower()[-40:]:
             text.append(f" ({detail})")
-        text.append(f"\nEvery step runs from scratch. Fix: {fix}")
+        text.append(f"\nNothing comes from the registry: every step not in this builder's local cache runs. Fix: {fix}")
         set_text(self, text)
         self.display = True
 
