@@ -136,7 +136,13 @@ class RegistriesScreen(StateScreen):
     def logins_without_ref(self) -> list[Any]:
         """Saved logins (`registry login HOST`) for registries no listed cache ref uses."""
         hosts = {registry_of(s.ref) for s in self.entries()}
-        return [n for n in self.saved_names if n.host not in hosts]
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for n in self.saved_names:  # one row per login: it can be in the keyring and this session's memory
+            if n.host not in hosts and (n.host, n.username) not in seen:
+                seen.add((n.host, n.username))
+                out.append(n)
+        return out
 
     def _cursor_key(self) -> str | None:
         table = self.query_one("#registries-table", DataTable)
