@@ -285,3 +285,34 @@ async def test_registry_down_when_testing_from_the_dashboard(tmp_path):
         assert all(c.skipped for n, c in checks.items() if n not in ("resolve", "connect"))
         fix = str(app.screen.query_one("#checks-fix").render())
         assert "Fix:" in fix
+
+
+async def test_a_login_in_the_keyring_and_the_session_is_one_row(tmp_path, monkeypatch):
+    """A private sandbox's login sits in the keyring (sandbox up) and in session memory (the fault
+    fixture): the Registries screen lists it once (it raised DuplicateKey and ended the app)."""
+    from textual.widgets import DataTable
+
+    from railpack_tui.core import credentials
+    from support.tui_fixtures import MemoryKeyring
+    from tui_support import make_app
+
+    import keyring
+
+    monkeypatch.setenv("RAILPACK_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        cred = credentials.Credential("127.0.0.1:5999", "railpack", "pw-in-both-stores")
+        credentials.save(cred)
+        credentials.remember(cred)
+        app = make_app(tmp_path, cache_ref=None, builder=None)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("3")
+            await until(pilot, lambda: getattr(app.screen, "keyring", None) is not None, "the keyring check ends")
+            await pilot.pause()
+            table = app.screen.query_one("#registries-table", DataTable)
+            keys = [k.value for k in table.rows]
+            assert keys.count("login:127.0.0.1:5999:railpack") == 1, keys
+    finally:
+        credentials.forget(cred.host, cred.username)
+        keyring.set_keyring(previous)
