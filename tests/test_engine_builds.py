@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,10 @@ def test_cancel_stops_everything(engine, sandbox, tmp_path, unique_ref, buildx_c
     assert _children_of_me() == []
     assert not seen_configs[0].exists()
     assert run.docker_config is not None and not run.docker_config.exists()
-    err = _history_error(sandbox.buildkit_host, unique_ref)
+    # BuildKit finalises the history record asynchronously after the client went away
+    deadline = time.monotonic() + 15
+    while not (err := _history_error(sandbox.buildkit_host, unique_ref)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert err is not None, "BuildKit has no record of the build"
     assert "cancel" in json.dumps(err).lower(), err
 
