@@ -116,6 +116,13 @@ def render_table(report: dict) -> str:
     for s in steps:
         if s.get("error") and s.get("state") == "error":
             lines.append(f"  error in {s.get('name')}: {s.get('error')}")
+    whys = [s for s in steps if s.get("miss")]
+    if whys:
+        lines.append("")
+        lines.append("why each step ran:")
+        for s in whys:
+            miss = s["miss"]
+            lines.append(f"  {s.get('name')}: {miss.get('kind')}: {miss.get('detail', '')}")
     sm = report.get("summary", {})
     lines.append("")
     lines.append(

@@ -132,3 +132,18 @@ def test_cli_truncated_stream_is_incomplete(tmp_path):
 def test_cli_bad_flag_is_exit_2():
     out = cli(str(REC / "local-warm.rawjson.jsonl"), "--format", "tty", "--json")
     assert out.returncode == 2 and json.loads(out.stdout)["ok"] is False
+
+
+def test_table_says_why_each_executed_step_ran():
+    from railpack_tui.core.report import render_table
+
+    report = {"status": "success", "summary": {"steps": 2, "cached": 1, "executed": 1, "errors": 0, "hit_ratio": 0.5},
+              "root_misses": ["[b 1/1] COPY src/ /src/"], "cache_import": [], "cache_export": [],
+              "steps": [{"name": "[a 1/1] RUN true", "state": "cached", "duration_s": None, "pulled_bytes": 0, "miss": None},
+                        {"name": "[b 1/1] COPY src/ /src/", "state": "executed", "duration_s": 0.1, "pulled_bytes": 0,
+                         "miss": {"kind": "files-changed", "detail": "files under src/ changed (1 modified): src/a.txt",
+                                  "files": ["src/a.txt"]}}]}
+    text = render_table(report)
+    assert "why each step ran:" in text
+    assert "[b 1/1] COPY src/ /src/: files-changed: files under src/ changed (1 modified): src/a.txt" in text
+    assert "[a 1/1] RUN true:" not in text
