@@ -10,35 +10,13 @@ import textwrap
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from railpack_tui.core import credentials
 from railpack_tui.core.credentials import Credential, NoKeyring
+from support.memory_keyring import MemoryKeyring
 
 SECRET = "s3cr3t-Pa55word-for-tests"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring kept in memory; priority below zero so keyring never picks it by itself."""
-
-    priority = -1
-
-    def __init__(self):
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        from keyring.errors import PasswordDeleteError
-
-        if self.store.pop((service, username), None) is None:
-            raise PasswordDeleteError("not found")
 
 
 class PlaintextKeyring(MemoryKeyring):

@@ -293,7 +293,7 @@ async def test_a_login_in_the_keyring_and_the_session_is_one_row(tmp_path, monke
     from textual.widgets import DataTable
 
     from railpack_tui.core import credentials
-    from support.tui_fixtures import MemoryKeyring
+    from support.memory_keyring import MemoryKeyring
     from tui_support import make_app
 
     import keyring

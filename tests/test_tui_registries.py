@@ -14,8 +14,8 @@ from railpack_tui.core import credentials
 from railpack_tui.tui.screens.registries import RegistriesScreen
 from railpack_tui.tui.screens.registries_form import RegistryFormScreen
 from railpack_tui.tui.widgets.registries_store import SavedRef, load_refs, put_ref
-from support.tui_fixtures import (REF, MemoryKeyring, result_all_ok, result_unauthorized, result_unreachable,
-                                  settle)
+from support.memory_keyring import MemoryKeyring
+from support.tui_fixtures import REF, result_all_ok, result_unauthorized, result_unreachable, settle
 from tui_support import make_app
 
 SIZES = {"120x40": (120, 40), "80x24": (80, 24)}

@@ -1,16 +1,13 @@
-"""Fixed data for the Projects / Registries / History screen tests: an in-memory keyring, a
-history database filled from the recorded BuildKit streams (tests/fixtures/recorded) through the
-real model, history and explain code, and registry test results of the three kinds that matter
-(all ok, unauthorized, unreachable). Nothing here varies between runs: no ports, no temp paths,
-no wall-clock times."""
+"""Fixed data for the Projects / Registries / History screen tests: a history database filled
+from the recorded BuildKit streams (tests/fixtures/recorded) through the real model, history and
+explain code, and registry test results of the three kinds that matter (all ok, unauthorized,
+unreachable). Nothing here varies between runs: no ports, no temp paths, no wall-clock times."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
-
-from keyring.backend import KeyringBackend
 
 from railpack_tui.core import explain, history, project, registry
 from railpack_tui.core.model import BuildModel
@@ -19,28 +16,6 @@ REPO = Path(__file__).resolve().parents[2]
 RECORDED = REPO / "tests" / "fixtures" / "recorded"
 EXAMPLE = REPO / "examples" / "cache-demo"
 REF = "registry.example.com/team/cache-demo:cache"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring kept in memory; priority below zero so keyring never picks it by itself."""
-
-    priority = -1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        from keyring.errors import PasswordDeleteError
-
-        if self.store.pop((service, username), None) is None:
-            raise PasswordDeleteError("not found")
 
 
 async def settle(pilot, timeout: float = 20.0) -> None:
