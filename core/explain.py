@@ -184,26 +184,26 @@ def _explain_root(ctx: _Ctx, step) -> dict:
                          compared_run=run, old=_from_ref(old), new=_from_ref(new))
     if spec is not None and prev_spec is not None:
         ins, old_ins = spec.instruction, prev_spec.instruction
+        build_args = ctx.snapshot.build_args if ctx.snapshot else {}
         if ins is not None and old_ins is not None and ins.code != old_ins.code:
-            diff = "\n".join(difflib.unified_diff([old_ins.code], [ins.code], f"build #{run}", "this build", lineterm=""))
+            diff = _diff([old_ins.code], [ins.code], run)
             return _miss("command-changed", f"the instruction changed since build #{run}: {old_ins.code!r} -> {ins.code!r}",
                          compared_run=run, diff=diff)
         # the instructions before it (one added or removed gives it another parent)
         before_old, before_new = _before(prev_df, prev_spec), _before(ctx.df, spec)
         if before_old != before_new:
-            diff = "\n".join(difflib.unified_diff(before_old, before_new, f"build #{run}", "this build", lineterm=""))
+            diff = _diff(before_old, before_new, run)
             return _miss("command-changed", f"the instructions before it in stage {spec.stage.display or '(single)'} "
                          f"changed since build #{run}, so it builds on another parent", compared_run=run, diff=diff)
         # ENV lines before it in the stage chain
         env_old = _env_lines(prev_df, prev_spec)
         env_new = _env_lines(ctx.df, spec)
         if env_old != env_new and ins is not None and ins.cmd == "RUN":
-            diff = "\n".join(difflib.unified_diff(env_old, env_new, f"build #{run}", "this build", lineterm=""))
+            diff = _diff(env_old, env_new, run)
             return _miss("command-changed", f"an ENV line before this step changed since build #{run}", compared_run=run, diff=diff)
         # declared ARGs in effect
         if ins is not None and ins.cmd == "RUN":
-            changed = _changed_args(ctx.df, spec, ctx.snapshot.build_args if ctx.snapshot else {},
-                                    prev_df, prev_spec, prev.build_args or {})
+            changed = _changed_args(ctx.df, spec, build_args, prev_df, prev_spec, prev.build_args or {})
             if changed:
                 names = ", ".join(f"{k} ({o!r} -> {n!r})" for k, o, n in changed)
                 return _miss("build-arg-changed",
@@ -212,21 +212,20 @@ def _explain_root(ctx: _Ctx, step) -> dict:
                              args=[k for k, _, _ in changed])
         # an ARG used in a COPY/ADD/WORKDIR (its expanded name differs)
         if ins is not None and ins.cmd != "RUN" and prev_step is not None and _text(prev_step.name) != _text(step.name):
-            changed = _changed_args(ctx.df, spec, ctx.snapshot.build_args if ctx.snapshot else {},
-                                    prev_df, prev_spec, prev.build_args or {})
+            changed = _changed_args(ctx.df, spec, build_args, prev_df, prev_spec, prev.build_args or {})
             if changed:
                 names = ", ".join(f"{k} ({o!r} -> {n!r})" for k, o, n in changed)
                 return _miss("build-arg-changed", f"build arg {names}, used in this instruction, changed since build #{run}",
                              compared_run=run, args=[k for k, _, _ in changed])
         # files from the context
         if ins is not None and ins.from_context:
-            env = ctx.df.env(spec.stage, ins.line, ctx.snapshot.build_args if ctx.snapshot else {})
+            env = ctx.df.env(spec.stage, ins.line, build_args)
             sources = [_expand_src(src, env) for src in ins.sources]
             changed = _files_miss(ctx, prev, sources)
             if changed:
                 return changed
     elif how == "position" and prev_step is not None and _text(prev_step.name) != _text(step.name):
-        diff = "\n".join(difflib.unified_diff([_text(prev_step.name)], [_text(step.name)], f"build #{run}", "this build", lineterm=""))
+        diff = _diff([_text(prev_step.name)], [_text(step.name)], run)
         return _miss("command-changed", f"the step changed since build #{run}", compared_run=run, diff=diff)
     elif ctx.df is None and _RAILPACK_COPY.match(step.name or ""):
         # a Railpack plan's context copy (`copy .`, `copy src/ ...`): no Dockerfile, the name gives the sources
@@ -314,6 +313,11 @@ def _parse(text):
 def _text(name: str) -> str:
     parsed = dockerfile_mod.parse_step_name(name or "")
     return parsed[3] if parsed else (name or "")
+
+
+def _diff(old: list[str], new: list[str], run: int) -> str:
+    """A unified diff from build #run to this build."""
+    return "\n".join(difflib.unified_diff(old, new, f"build #{run}", "this build", lineterm=""))
 
 
 def _from_ref(text: str) -> str:
