@@ -892,8 +892,6 @@ class BuildModel:
             out[s.id] = found
         return out
 
-    _parents = parents  # the name explanations first used
-
     def _plain_parents(self) -> dict[str, list[str]]:
         """Plain progress carries no inputs. Implied by Dockerfile semantics (not by position):
         step i of a stage builds on step i-1 of the same stage, and `COPY --from=S` reads the last

@@ -4,7 +4,7 @@ rawjson lines are decoded by `BuildModel` itself (one `json.loads` per line, the
 lines (`#N name`, `#N CACHED`, `#N DONE 1.2s`, `#N ERROR: msg`, `#N CANCELED`, status lines
 `#N <id> <cur> / <total> <secs> done`, log lines `#N <secs> <text>`) are turned into the same
 model updates here. What plain progress cannot carry: timestamps (the arrival time is used),
-vertex inputs (see `BuildModel._parents`), and whether a step pulled from the registry cache was
+vertex inputs (see `BuildModel.parents`), and whether a step pulled from the registry cache was
 cached: BuildKit prints layer downloads + `DONE` for it, not `CACHED`. We infer `cached` for a
 non-FROM step whose only activity was layer downloads (no output) and flag it `cache_inferred`.
 """
