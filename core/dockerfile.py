@@ -181,12 +181,6 @@ class Dockerfile:
                 return st
         return None
 
-    def step_for_name(self, name: str) -> StepSpec | None:
-        parsed = parse_step_name(name)
-        if parsed is None:
-            return None
-        return self.step_at(parsed[0], parsed[1])
-
 
 def parse_step_name(name: str) -> tuple[str, int, int, str] | None:
     """`[build 2/3] RUN x` -> ("build", 2, 3, "RUN x"); `[1/2] ...` -> ("", 1, 2, ...). A platform

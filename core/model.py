@@ -269,10 +269,6 @@ class Step:
     _has_output: bool = field(default=False, repr=False)
     _logkey: str = field(default="", repr=False)
 
-    @property
-    def is_step(self) -> bool:
-        return self.kind == "step"
-
     def to_json(self) -> dict:
         return {
             "name": self.name, "stage": self.stage, "index": self.index, "total": self.total,

@@ -632,8 +632,3 @@ def run_checks(ref: str | refs.Reference, credential: Credential | None = None, 
     if not timeout or timeout <= 0:
         raise BadInput(f"The timeout must be a positive number of seconds, not {timeout}.", fix="pass e.g. --timeout 5")
     return _Run(parsed, credential, insecure, str(ca_cert) if ca_cert else None, float(timeout), on_check, push, cancel).run()
-
-
-def inspect_cache(ref: str | refs.Reference, credential: Credential | None = None, **kw) -> CacheInfo:
-    """Only what is in the cache (runs the checks without the push check)."""
-    return run_checks(ref, credential, push=False, **kw).cache
