@@ -77,11 +77,12 @@ def annotate(model, snapshot, history, request_info) -> None:
         return _store(ctx, steps)
     roots = set(model.root_misses()) if hasattr(model, "root_misses") else {s.name for s in executed}
     parents = _parents(model)
+    by_id = {s.id: s for s in steps}
     for s in executed:
         if info.get("no_cache"):
             s.miss = _miss("no-cache", "the build was asked to ignore every cache (--no-cache)")
         elif s.name not in roots and s.state == "executed":
-            root = _root_of(s, steps, parents, roots)
+            root = _root_of(s, by_id, parents, roots)
             s.miss = _miss("parent-missed", f"an earlier step it depends on executed: the cache broke at {root!r}"
                            if root else "an earlier step it depends on executed", root=root)
         else:
@@ -114,9 +115,8 @@ def _parents(model) -> dict[str, list[str]]:
         return {}
 
 
-def _root_of(step, steps, parents: dict, roots: set) -> str | None:
-    """The nearest executed root-miss ancestor, walking the vertex graph."""
-    by_id = {s.id: s for s in steps}
+def _root_of(step, by_id: dict, parents: dict, roots: set) -> str | None:
+    """The nearest executed root-miss ancestor, walking the vertex graph (`by_id`: step id -> step)."""
     stack, seen = list(parents.get(step.id, ())), set()
     while stack:
         vid = stack.pop(0)
