@@ -25,10 +25,21 @@ def home(tmp_path, monkeypatch):
     h = tmp_path / "home"
     h.mkdir()
     monkeypatch.setenv("HOME", str(h))
-    shutil.copytree(EXAMPLE, h / "cache-demo", ignore=shutil.ignore_patterns("__pycache__"))
+    _copy_example(h / "cache-demo")
     (h / "notes").mkdir()
     (h / "notes" / "todo.txt").write_text("not a project\n")
     return h
+
+
+@pytest.fixture()
+def second(home):
+    """A second copy of the example project, at ~/second."""
+    return _copy_example(home / "second")
+
+
+def _copy_example(dest):
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
 
 
 async def _on_projects(pilot):
@@ -62,9 +73,7 @@ async def test_detection_shows_stages_and_steps(tmp_path, home):
                                                           '2/2 RUN echo "building 1.0.0"; sleep 1; cat src/*.txt > app.txt; echo "1.0.0" > version.txt']
 
 
-async def test_open_from_path_input_makes_it_the_project(tmp_path, home):
-    other = home / "second"
-    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+async def test_open_from_path_input_makes_it_the_project(tmp_path, home, second):
     app = make_app(tmp_path, project=home / "cache-demo", cache_ref=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await _on_projects(pilot)
@@ -73,9 +82,9 @@ async def test_open_from_path_input_makes_it_the_project(tmp_path, home):
         path.focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert app.state.project == other.resolve()
-        assert app.screen.shown_path == other.resolve()
-        assert str(other.resolve()) in app.state.settings.recent_projects
+        assert app.state.project == second.resolve()
+        assert app.screen.shown_path == second.resolve()
+        assert str(second.resolve()) in app.state.settings.recent_projects
 
 
 async def test_a_directory_without_a_project_is_refused_with_the_fix(tmp_path, home):
@@ -142,25 +151,23 @@ async def test_cache_ref_and_builder_are_validated_and_kept(tmp_path, home):
         assert kept["cache_ref"] == "registry.example.com/team/app:cache"
 
 
-async def test_recent_projects_survive_a_restart(tmp_path, home):
-    other = home / "second"
-    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+async def test_recent_projects_survive_a_restart(tmp_path, home, second):
     app = make_app(tmp_path, project=home / "cache-demo")
     async with app.run_test(size=(120, 40)) as pilot:
         await _on_projects(pilot)
-        app.screen.open_path(other)
+        app.screen.open_path(second)
         await settle(pilot)
     again = make_app(tmp_path, project=home / "cache-demo")
     async with again.run_test(size=(120, 40)) as pilot:
         await _on_projects(pilot)
         recent = again.screen.query_one("#project-recent", OptionList)
         ids = [recent.get_option_at_index(i).id for i in range(recent.option_count)]
-        assert str(other.resolve()) in ids
+        assert str(second.resolve()) in ids
         recent.focus()
-        recent.highlighted = ids.index(str(other.resolve()))
+        recent.highlighted = ids.index(str(second.resolve()))
         await pilot.press("enter")
         await settle(pilot)
-        assert again.state.project == other.resolve()
+        assert again.state.project == second.resolve()
 
 
 PLAN = """{
@@ -218,9 +225,7 @@ async def test_p_on_a_dockerfile_project_says_what_it_is_for(tmp_path, home):
         assert any("for Railpack apps" in str(n.message) for n in app._notifications)
 
 
-async def test_enter_on_a_directory_in_the_tree_opens_it(tmp_path, home):
-    other = home / "second"
-    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("__pycache__"))
+async def test_enter_on_a_directory_in_the_tree_opens_it(tmp_path, home, second):
     app = make_app(tmp_path, project=home / "cache-demo")
     async with app.run_test(size=(120, 40)) as pilot:
         await _on_projects(pilot)
@@ -230,5 +235,5 @@ async def test_enter_on_a_directory_in_the_tree_opens_it(tmp_path, home):
         tree.move_cursor(tree.root.children[names.index("second")])
         await pilot.press("enter")
         await settle(pilot)
-        assert app.state.project == other.resolve()
+        assert app.state.project == second.resolve()
         assert app.screen.query_one("#project-path", Input).value == "~/second/"
