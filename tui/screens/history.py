@@ -70,14 +70,12 @@ class HistoryScreen(StateScreen):
                                        " mark a build to compare with  ", ("ctrl+r", "bold"), " reload"), id="history-hint")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.action_reload()
-
     def state_changed(self, fields: set[str]) -> None:
         if fields & {"project", "current"}:
             self.action_reload()
 
     def on_screen_resume(self) -> None:
+        # also the first load: Textual mounts a screen before it handles the ScreenResume that shows it
         if self.is_mounted:
             self.action_reload()
 
