@@ -30,7 +30,7 @@ import difflib
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import dockerfile as dockerfile_mod
 from .history import IN_CACHE
@@ -55,6 +55,23 @@ class _Ctx:
     project: str
     run_id: int | None
     df: dockerfile_mod.Dockerfile | None
+    # read once per build, not once per root miss: an earlier run's context (its Dockerfile parsed)
+    # and this build's files in the shape history stores
+    previous: dict = field(default_factory=dict)
+    files: dict | None = None
+
+    def previous_context(self, run) -> tuple[dict, dockerfile_mod.Dockerfile | None]:
+        """(context, parsed Dockerfile) of an earlier run."""
+        if run.id not in self.previous:
+            context = run.context() or {}
+            self.previous[run.id] = (context, _parse(context.get("dockerfile_text")))
+        return self.previous[run.id]
+
+    def snapshot_files(self) -> dict:
+        if self.files is None:
+            self.files = {k: {"size": v.size, "mode": v.mode, "sha256": v.sha256}
+                          for k, v in (self.snapshot.files.items() if self.snapshot else [])}
+        return self.files
 
 
 def annotate(model, snapshot, history, request_info) -> None:
@@ -171,8 +188,7 @@ def _explain_root(ctx: _Ctx, step) -> dict:
             return _miss("first-build", "the first recorded build of this project: nothing to compare with")
         return _miss("first-build", "no earlier build of this project ran this step: nothing to compare with",
                      compared_run=earlier[0].id)
-    prev_ctx = prev.context() or {}
-    prev_df = _parse(prev_ctx.get("dockerfile_text"))
+    _, prev_df = ctx.previous_context(prev)
     spec = _spec(ctx.df, step.stage, step.index)
     prev_spec = _spec(prev_df, prev_step.stage if prev_step else step.stage, prev_step.index if prev_step else step.index)
     run = prev.id
@@ -241,10 +257,8 @@ _RAILPACK_COPY = re.compile(r"^copy ((?!--from)\S.*)$")
 
 def _files_miss(ctx: _Ctx, prev, sources: list[str]) -> dict | None:
     run = prev.id
-    old_files = (prev.context() or {}).get("files") or {}
-    new_files = {k: {"size": v.size, "mode": v.mode, "sha256": v.sha256}
-                 for k, v in (ctx.snapshot.files.items() if ctx.snapshot else [])}
-    added, removed, modified = _changed_files(sources, old_files, new_files)
+    old_files = ctx.previous_context(prev)[0].get("files") or {}
+    added, removed, modified = _changed_files(sources, old_files, ctx.snapshot_files())
     if not (added or removed or modified):
         return None
     files = sorted(added + removed + modified)
