@@ -19,7 +19,6 @@ being fed, and a flood of events becomes a steady redraw rate.
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -49,7 +48,6 @@ SCREENS: dict[str, tuple[str, str, str]] = {
 }
 MODE_KEYS = {"1": "build", "2": "projects", "3": "registries", "4": "history"}
 SNAPSHOT_HZ = 30  # most snapshots of a running build per second
-GIL_SWITCH_S = 0.0005
 ENGINES = ("buildkit", "buildx", "railpack")
 ENGINE_HELP = {"buildkit": "buildctl straight to BuildKit", "buildx": "docker buildx (python-on-whales)",
                "railpack": "Railpack's plan through BuildKit"}
@@ -332,9 +330,6 @@ class RailpackTUI(App):
 
     @work(thread=True, group="build", exit_on_error=False, name="build")
     def _build_worker(self, job: BuildJob) -> None:
-        # the worker parses as fast as the stream comes: hand the GIL back to the UI thread often
-        # (default 5 ms) so keys and frames are not starved behind a flood of progress
-        sys.setswitchinterval(GIL_SWITCH_S)
         try:
             result = job.handle.run()
         except Exception as exc:  # the runner turns known problems into result.error; this is the rest

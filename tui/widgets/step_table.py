@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from .. import buildview as bv
 
@@ -42,6 +42,44 @@ class StepTable(DataTable):
         self._order: list[str] = []
         self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
         self._colours: dict[str, str] = {}
+
+    # --- cell updates ---------------------------------------------------------------------
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *,
+                    update_width: bool = False) -> None:
+        """DataTable's own update bumps a counter that is part of every render cache key and
+        refreshes the whole widget, so one spinner tick re-renders every visible cell. Here only
+        the changed cell's cached renders are dropped and only its row is repainted (the columns
+        have fixed widths, so nothing else can move)."""
+        if update_width:
+            super().update_cell(row_key, column_key, value, update_width=True)
+            return
+        rk = RowKey(row_key) if isinstance(row_key, str) else row_key
+        ck = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        if rk not in self._row_locations or ck not in self._column_locations:
+            raise CellDoesNotExist(f"No cell exists for row_key={rk!r}, column_key={ck!r}.")
+        self._data[rk][ck] = value
+        row_index = self._row_locations.get(rk)
+        for cache, match in ((self._cell_render_cache, lambda k: k[0] == rk and k[1] == ck),
+                             (self._row_render_cache, lambda k: k[0] == rk),
+                             (self._row_renderable_cache, lambda k: k[1] == row_index)):
+            for key in [k for k in cache.keys() if match(k)]:
+                cache.discard(key)
+        self._line_cache.clear()  # keyed by y; rebuilt from the row renders above, cheap
+        self.refresh_row(row_index)
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
+        """Append a row without invalidating the renders of the rows above it (DataTable's own
+        add_row bumps the counter in every render cache key: a new step used to re-render the
+        whole visible table). Valid because rows are only ever appended, one line high, and the
+        columns have fixed widths; anything else takes DataTable's path."""
+        count = self._update_count
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        if height == 1 and label is None and not any(c.auto_width for c in self.columns.values()):
+            self._update_count = count
+            self._offset_cache.clear()  # keyed by the counter alone; rows moved below the end
+            self.refresh_row(self._row_locations.get(row_key))
+        return row_key
 
     # --- layout -------------------------------------------------------------------------
 
