@@ -18,11 +18,12 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from .. import buildview as bv
 from ..widgets.cache_overview import (BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel,
                                      set_text)
+from ..widgets.footer import StableFooter
 from ..widgets.step_logs import StepLogs
 from ..widgets.step_table import StepTable
 
@@ -68,7 +69,7 @@ class BuildScreen(Screen):
                 yield StepLogs(id="logs")
             yield Static(id="sidebar")
         yield Static(id="command")
-        yield Footer(compact=True)
+        yield StableFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

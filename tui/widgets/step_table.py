@@ -8,6 +8,8 @@ import time
 from typing import Any, Iterable
 
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
@@ -60,12 +62,13 @@ class StepTable(DataTable):
             raise CellDoesNotExist(f"No cell exists for row_key={rk!r}, column_key={ck!r}.")
         self._data[rk][ck] = value
         row_index = self._row_locations.get(rk)
-        for cache, match in ((self._cell_render_cache, lambda k: k[0] == rk and k[1] == ck),
-                             (self._row_render_cache, lambda k: k[0] == rk),
-                             (self._row_renderable_cache, lambda k: k[1] == row_index)):
+        caches = [(self._row_renderable_cache, lambda k: k[1] == row_index)]
+        for row_cache, cell_cache, line_cache in [self._render_caches(), *self._stashed.values()]:
+            caches += [(cell_cache, lambda k: k[0] == rk and k[1] == ck), (row_cache, lambda k: k[0] == rk)]
+            line_cache.clear()  # keyed by y; rebuilt from the row renders above, cheap
+        for cache, match in caches:
             for key in [k for k in cache.keys() if match(k)]:
                 cache.discard(key)
-        self._line_cache.clear()  # keyed by y; rebuilt from the row renders above, cheap
         self.refresh_row(row_index)
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
@@ -80,6 +83,54 @@ class StepTable(DataTable):
             self._offset_cache.clear()  # keyed by the counter alone; rows moved below the end
             self.refresh_row(self._row_locations.get(row_key))
         return row_key
+
+    # --- render caches per style ----------------------------------------------------------
+
+    _style_key: Any = None
+    _style_dirty = True
+
+    @property
+    def _stashed(self) -> dict:
+        stash = self.__dict__.get("_stash")
+        if stash is None:
+            stash = self.__dict__["_stash"] = {}
+        return stash
+
+    def _render_caches(self) -> tuple:
+        return self._row_render_cache, self._cell_render_cache, self._line_cache
+
+    def notify_style_update(self) -> None:
+        """DataTable drops every rendered row on any style update, and focus moving to the filter
+        box and back is two of them (`:focus` changes the cursor and border): each `/` and Esc
+        re-rendered every visible row. Here the rendered rows are kept per resulting style (the
+        table's own and its component styles, read at the next render) and swapped back in when
+        the styles return to what they were."""
+        Widget.notify_style_update(self)
+        self._styles_cache.clear()
+        self._get_styles_to_render_cell.cache_clear()
+        self._style_dirty = True
+        self.refresh()
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._stashed.clear()
+
+    def render_lines(self, crop: Any) -> Any:
+        if self._style_dirty:
+            self._style_dirty = False
+            key = (self.rich_style, self.get_pseudo_class_state(),
+                   tuple(self.get_component_rich_style(c, partial=p) for c in sorted(self.COMPONENT_CLASSES)
+                         for p in (False, True)))
+            if key != self._style_key:
+                stash = self._stashed
+                if self._style_key is not None:
+                    stash[self._style_key] = self._render_caches()
+                caches = stash.pop(key, None) or (LRUCache(1000), LRUCache(10000), LRUCache(1000))
+                self._row_render_cache, self._cell_render_cache, self._line_cache = caches
+                self._style_key = key
+                while len(stash) > 3:
+                    stash.pop(next(iter(stash)))
+        return super().render_lines(crop)
 
     # --- layout -------------------------------------------------------------------------
 
@@ -112,7 +163,17 @@ class StepTable(DataTable):
             self.add_column("Why it ran", width=why, key="why")
         return True
 
-    def on_resize(self) -> None:
+    def _on_resize(self, event: Any) -> None:
+        # DataTable's handler bumps the counter in every render cache key, so a table that only got
+        # shorter or taller (the `/` filter box opening below it) re-rendered every visible row.
+        # Row renders depend on the column widths alone, which are fixed here and only change
+        # through `_relayout` (a new width class rebuilds the columns); a new width still takes
+        # DataTable's path.
+        width = event.size.width
+        if width != getattr(self, "_resized_width", None):
+            self._resized_width = width
+            self._update_count += 1
+        event.prevent_default()
         self.call_after_refresh(self._relayout)
 
     def _relayout(self) -> None:
