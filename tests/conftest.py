@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def sandbox():
         if _require_sandbox():
             pytest.fail(problem)
         pytest.skip(problem)
+    # a SIGTERM (a CI time limit, `timeout`) becomes an interrupt, so pytest still tears the
+    # sandbox down instead of leaving its daemons running
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     reuse = os.environ.get("RAILPACK_TUI_TEST_SANDBOX_DIR")
     d = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="rt-sbx-", dir="/tmp"))
     info = sandbox_mod.up(d)
