@@ -1,6 +1,6 @@
 """A temporary Docker config for one build: `config.json` holding only the needed registries'
 auth, 0600 in a 0700 directory, removed afterwards (also on errors, cancel and SIGTERM, as long
-as the caller's `finally` runs; see `cleanup_on_signals`)."""
+as the caller's `finally` runs; `runner.install_signal_handlers` covers SIGTERM/SIGHUP)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -68,16 +67,3 @@ def temporary(creds: Iterable[Credential]) -> Iterator[Path]:
         yield d
     finally:
         remove(d)
-
-
-def cleanup_on_signals() -> None:
-    """On SIGTERM/SIGHUP remove every live temporary config, then exit as the signal asks."""
-
-    def handler(signum, frame):
-        remove_all()
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, handler)
