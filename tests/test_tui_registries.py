@@ -122,6 +122,31 @@ async def _fill_form(pilot, ref, username, password, *, session_only=False):
     await settle(pilot)
 
 
+async def test_a_burst_of_keys_after_tab_lands_in_the_next_field(tmp_path, isolated):
+    """Keys arriving together (a paste, a password manager's autotype) are queued before any is
+    handled: Tab must move the focus before the keys behind it are routed, or the password would
+    be typed into the ref field, on screen."""
+    from textual import events
+
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, RegistryFormScreen)
+        ref = "registry.example.com/team/other:cache"
+        burst = [*ref, "tab", *"ci-bot", "tab", *SECRET, "shift+tab"]
+        for key in burst:
+            char = {"tab": "\t", "shift+tab": None}.get(key) if len(key) > 1 else key
+            app._driver.send_message(events.Key(key, char))
+        await settle(pilot)
+        assert form.query_one("#form-ref", Input).value == ref
+        assert form.query_one("#form-username", Input).value == "ci-bot"
+        assert form.query_one("#form-password", Input).value == SECRET
+        assert app.focused is form.query_one("#form-username", Input)
+
+
 async def test_add_saves_the_password_in_the_keyring_and_the_name_in_settings(tmp_path, isolated):
     app = _app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -91,6 +91,10 @@ class RailpackTUI(App):
         Binding("c", "cancel_build", "Cancel", show=False),
         Binding("t", "test_registry", "Test registry", show=False),
         Binding("T", "cycle_theme", "Theme", show=False),
+        # priority: focus moves before the next key is routed, so a burst (paste, autotype)
+        # typed after Tab lands in the next field instead of the one Tab was pressed in
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, setup: Setup, *, settings: Settings | None = None, theme: str | None = None,
