@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
 
 from railpack_tui.core.errors import EnvironmentProblem
 from railpack_tui.tui.screens.build import BuildScreen
@@ -23,7 +22,7 @@ def notifications(app) -> list[str]:
 
 
 def table_states(app) -> list[str]:
-    table = app.screen.query_one("#steps", DataTable)
+    table = app.screen.query_one("#steps")
     return [table.get_row_at(i)[0].plain.split()[-1] for i in range(table.row_count)]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from textual.widgets import DataTable
 
 from railpack_tui.core import tools
 from railpack_tui.core.engines.base import group_alive
@@ -23,7 +22,7 @@ def prune(addr: str) -> None:
 
 
 def badges(app) -> list[str]:
-    table = app.screen.query_one("#steps", DataTable)
+    table = app.screen.query_one("#steps")
     return [table.get_row_at(i)[0].plain.split()[-1] for i in range(table.row_count)]
 
 

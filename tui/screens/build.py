@@ -18,7 +18,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from .. import buildview as bv
 from ..widgets.cache_overview import (BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel,
@@ -281,16 +281,16 @@ class BuildScreen(Screen):
 
     # --- events -----------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#steps")
-    def _on_row(self, event: DataTable.RowHighlighted) -> None:
+    @on(StepTable.RowHighlighted, "#steps")
+    def _on_row(self, event: StepTable.RowHighlighted) -> None:
         table = self.query_one("#steps", StepTable)
         if table.user_moved:
             table.user_moved = False
             self.follow = False
         self._draw_logs()
 
-    @on(DataTable.RowSelected, "#steps")
-    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(StepTable.RowSelected, "#steps")
+    def _on_row_selected(self, event: StepTable.RowSelected) -> None:
         self.action_details()
 
     @on(Input.Changed, "#filter")

@@ -1,22 +1,37 @@
 """The Build screen's table of steps: a state badge (with a spinner while running), time, bytes
 pulled from the registry cache, a timeline bar over the build's wall time, and why an executed
-step missed. Rows are keyed by step id and updated in place, only where a cell changed."""
+step missed.
+
+A widget of our own on Textual's Line API (not a DataTable): one rendered `Strip` is kept per
+row and per look (cursor or not, the widget's styles, its width), so a frame renders only the
+rows whose cells changed; scrolling, the cursor moving and focus going to the `/` filter box and
+back reuse what was rendered. It draws what DataTable drew for these rows (one-line cells padded
+by one column on each side, a bold header on `$panel`, the cursor row's component style), so the
+look did not change."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.cache import LRUCache
-from textual.widget import Widget
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.renderables.styled import Styled
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from .. import buildview as bv
 
 FIXED = {"state": 10, "time": 6, "pulled": 7}
 VOLATILE_INTERVAL_S = 0.25
+PADDING = 1  # cell padding on each side, as DataTable's default
+STRIPS_PER_ROW = 6  # rendered looks kept per row (cursor or not x focus or not x a theme change)
 
 
 def matches(step: Any, text: str) -> bool:
@@ -27,110 +42,88 @@ def matches(step: Any, text: str) -> bool:
     return all(word in hay for word in text.lower().split())
 
 
-class StepTable(DataTable):
-    """One row per build step."""
+class StepTable(ScrollView, can_focus=True):
+    """One row per build step, under a header row that does not scroll."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first", "First step", show=False),
+        Binding("end,ctrl+end", "last", "Last step", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"steptable--header", "steptable--cursor"}
 
     DEFAULT_CSS = """
-    StepTable { height: 1fr; }
+    StepTable {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .steptable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .steptable--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .steptable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .steptable--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .steptable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
     """
 
+    class _RowMessage(Message):
+        def __init__(self, table: "StepTable", cursor_row: int, row_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+            self.row_key = row_key
+
+        @property
+        def control(self) -> "StepTable":
+            return self.table
+
+    class RowHighlighted(_RowMessage):
+        """The cursor moved to another row (or the row under it is another step)."""
+
+    class RowSelected(_RowMessage):
+        """Enter on a row, or a click on the row under the cursor."""
+
     def __init__(self, **kwargs: Any) -> None:
-        # the selected row keeps its badge and bar colours (the cursor only sets the background)
-        super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
+        super().__init__(**kwargs)
         self.filter_text = ""
+        self.user_moved = False  # set when the user moved the cursor (the screen then stops following)
+        self.row_renders = 0  # rows rendered into strips so far (tests count them)
+        self._order: list[str] = []  # row keys, top to bottom
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, tuple] = {}  # row key -> its cells (rich Text)
         self._rendered: dict[str, tuple] = {}  # row key -> what its cells showed (text and style)
         self._inputs: dict[str, tuple] = {}  # row key -> the step values its cells were built from
+        self._strips: dict[str, dict[tuple, Strip]] = {}  # row key -> look -> rendered row
+        self._header: dict[tuple, Strip] = {}
+        self._cursor = 0
         self._last_tick = 0.0
-        self._order: list[str] = []
         self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
-        self._colours: dict[str, str] = {}
-
-    # --- cell updates ---------------------------------------------------------------------
-
-    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *,
-                    update_width: bool = False) -> None:
-        """DataTable's own update bumps a counter that is part of every render cache key and
-        refreshes the whole widget, so one spinner tick re-renders every visible cell. Here only
-        the changed cell's cached renders are dropped and only its row is repainted (the columns
-        have fixed widths, so nothing else can move)."""
-        if update_width:
-            super().update_cell(row_key, column_key, value, update_width=True)
-            return
-        rk = RowKey(row_key) if isinstance(row_key, str) else row_key
-        ck = ColumnKey(column_key) if isinstance(column_key, str) else column_key
-        if rk not in self._row_locations or ck not in self._column_locations:
-            raise CellDoesNotExist(f"No cell exists for row_key={rk!r}, column_key={ck!r}.")
-        self._data[rk][ck] = value
-        row_index = self._row_locations.get(rk)
-        caches = [(self._row_renderable_cache, lambda k: k[1] == row_index)]
-        for row_cache, cell_cache, line_cache in [self._render_caches(), *self._stashed.values()]:
-            caches += [(cell_cache, lambda k: k[0] == rk and k[1] == ck), (row_cache, lambda k: k[0] == rk)]
-            line_cache.clear()  # keyed by y; rebuilt from the row renders above, cheap
-        for cache, match in caches:
-            for key in [k for k in cache.keys() if match(k)]:
-                cache.discard(key)
-        self.refresh_row(row_index)
-
-    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
-        """Append a row without invalidating the renders of the rows above it (DataTable's own
-        add_row bumps the counter in every render cache key: a new step used to re-render the
-        whole visible table). Valid because rows are only ever appended, one line high, and the
-        columns have fixed widths; anything else takes DataTable's path."""
-        count = self._update_count
-        row_key = super().add_row(*cells, height=height, key=key, label=label)
-        if height == 1 and label is None and not any(c.auto_width for c in self.columns.values()):
-            self._update_count = count
-            self._offset_cache.clear()  # keyed by the counter alone; rows moved below the end
-            self.refresh_row(self._row_locations.get(row_key))
-        return row_key
-
-    # --- render caches per style ----------------------------------------------------------
-
-    _style_key: Any = None
-    _style_dirty = True
-
-    @property
-    def _stashed(self) -> dict:
-        stash = self.__dict__.get("_stash")
-        if stash is None:
-            stash = self.__dict__["_stash"] = {}
-        return stash
-
-    def _render_caches(self) -> tuple:
-        return self._row_render_cache, self._cell_render_cache, self._line_cache
-
-    def notify_style_update(self) -> None:
-        """DataTable drops every rendered row on any style update, and focus moving to the filter
-        box and back is two of them (`:focus` changes the cursor and border): each `/` and Esc
-        re-rendered every visible row. Here the rendered rows are kept per resulting style (the
-        table's own and its component styles, read at the next render) and swapped back in when
-        the styles return to what they were."""
-        Widget.notify_style_update(self)
-        self._styles_cache.clear()
-        self._get_styles_to_render_cell.cache_clear()
-        self._style_dirty = True
-        self.refresh()
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._stashed.clear()
-
-    def render_lines(self, crop: Any) -> Any:
-        if self._style_dirty:
-            self._style_dirty = False
-            key = (self.rich_style, self.get_pseudo_class_state(),
-                   tuple(self.get_component_rich_style(c, partial=p) for c in sorted(self.COMPONENT_CLASSES)
-                         for p in (False, True)))
-            if key != self._style_key:
-                stash = self._stashed
-                if self._style_key is not None:
-                    stash[self._style_key] = self._render_caches()
-                caches = stash.pop(key, None) or (LRUCache(1000), LRUCache(10000), LRUCache(1000))
-                self._row_render_cache, self._cell_render_cache, self._line_cache = caches
-                self._style_key = key
-                while len(stash) > 3:
-                    stash.pop(next(iter(stash)))
-        return super().render_lines(crop)
+        self._last_args: tuple | None = None
+        self._looks: tuple = ()
 
     # --- layout -------------------------------------------------------------------------
 
@@ -143,50 +136,43 @@ class StepTable(DataTable):
         name = max(16, spare - timeline)
         return name, timeline, why
 
-    def _ensure_columns(self) -> bool:
-        """(Re)build the columns when the width class changed; True if the table was reset."""
+    def _columns(self) -> list[tuple[str, int]]:
+        """(label, content width) of each column for the current layout."""
+        name, timeline, why = self._layout or self._widths()
+        columns = [("State", FIXED["state"]), ("Step", name), ("Time", FIXED["time"]),
+                   ("Pulled", FIXED["pulled"]), ("Timeline", timeline)]
+        if why:
+            columns.append(("Why it ran", why))
+        return columns
+
+    def _table_width(self) -> int:
+        return sum(w + 2 * PADDING for _, w in self._columns())
+
+    def _ensure_layout(self) -> bool:
+        """Adopt the column widths for the current width; True if they changed (rows rebuilt)."""
         layout = self._widths()
-        if layout == self._layout and self.columns:
+        if layout == self._layout:
             return False
         self._layout = layout
-        name, timeline, why = layout
-        self.clear(columns=True)
         self._rendered.clear()
         self._inputs.clear()
-        self._order = []
-        self.add_column("State", width=FIXED["state"], key="state")
-        self.add_column("Step", width=name, key="name")
-        self.add_column("Time", width=FIXED["time"], key="time")
-        self.add_column("Pulled", width=FIXED["pulled"], key="pulled")
-        self.add_column("Timeline", width=timeline, key="timeline")
-        if why:
-            self.add_column("Why it ran", width=why, key="why")
+        self._cells.clear()
+        self._strips.clear()
+        self._header.clear()
+        self.refresh()
         return True
 
-    def _on_resize(self, event: Any) -> None:
-        # DataTable's handler bumps the counter in every render cache key, so a table that only got
-        # shorter or taller (the `/` filter box opening below it) re-rendered every visible row.
-        # Row renders depend on the column widths alone, which are fixed here and only change
-        # through `_relayout` (a new width class rebuilds the columns); a new width still takes
-        # DataTable's path.
-        width = event.size.width
-        if width != getattr(self, "_resized_width", None):
-            self._resized_width = width
-            self._update_count += 1
-        event.prevent_default()
-        self.call_after_refresh(self._relayout)
-
-    def _relayout(self) -> None:
-        if self._widths() != self._layout and getattr(self, "_last_steps", None) is not None:
+    def _on_resize(self, event: events.Resize) -> None:
+        if self._widths() != self._layout and self._last_args is not None:
             self.show(*self._last_args)
 
-    # --- rendering ----------------------------------------------------------------------
+    # --- rows -----------------------------------------------------------------------------
 
     def _colour(self, name: str) -> str:
         theme = self.app.current_theme
         return getattr(theme, name, None) or theme.foreground or "white"
 
-    def _cells(self, step: Any, wall: tuple[float, float] | None, now: float) -> tuple:
+    def _cells_of(self, step: Any, wall: tuple[float, float] | None, now: float) -> tuple:
         name_w, timeline_w, why_w = self._layout or (30, 10, 0)
         state = bv.state_of(step)
         colour = self._colour(bv.STATE_COLOURS[state])
@@ -221,28 +207,20 @@ class StepTable(DataTable):
 
     def show(self, steps: list[Any], now: float) -> None:
         """Bring the rows up to date with `steps` (the model's steps, in build order)."""
-        self._last_steps = steps
         self._last_args = (steps, now)
         selected = self.selected_key()
-        reset = self._ensure_columns()
+        relayout = self._ensure_layout()
         visible = [s for s in steps if matches(s, self.filter_text)]
         keys = [str(getattr(s, "id", None) or getattr(s, "name", i)) for i, s in enumerate(visible)]
         wall = bv.wall_range(steps, now)
-        if reset or keys[: len(self._order)] != self._order:
-            self.clear()
-            self._rendered.clear()
-            self._inputs.clear()
-            self._order = []
-            if selected in keys:
-                self._pending_select = selected
-        column_keys = [c.key for c in self.ordered_columns]
         timeline_w = (self._layout or (0, 10, 0))[1]
         theme = self.app.theme
-        # any cell update makes DataTable re-render every visible cell: what only ticks (running
-        # times, bars, spinners) is applied a few times a second; state changes at once
+        # what only ticks (running times, bars, spinners) is applied a few times a second; state
+        # changes at once
         clock = time.monotonic()
         ticks_ok = clock - self._last_tick >= VOLATILE_INTERVAL_S
         ticked = False
+        changed: list[str] = []
         for key, step in zip(keys, visible):
             # what the row depends on, cheap to compute: skip building cells when it did not move
             state = bv.state_of(step)
@@ -258,70 +236,230 @@ class StepTable(DataTable):
                     continue
                 ticked = ticked or old_inputs[0] == stable
             self._inputs[key] = (stable, volatile)
-            cells = self._cells(step, wall, now)
+            cells = self._cells_of(step, wall, now)
             sig = tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
-            old = self._rendered.get(key)
-            if old is None:
-                self.add_row(*cells, key=key)
-                self._order.append(key)
-            elif old != sig:
-                for col, new, new_sig, prev_sig in zip(column_keys, cells, sig, old):
-                    if new_sig != prev_sig:
-                        self.update_cell(key, col, new)
-            self._rendered[key] = sig
+            if self._rendered.get(key) != sig:
+                self._rendered[key] = sig
+                self._cells[key] = cells
+                self._strips.pop(key, None)
+                changed.append(key)
         if ticked:
             self._last_tick = clock
-        pending = getattr(self, "_pending_select", None)
-        if pending is not None:
-            self._pending_select = None
-            self.select_key(pending)
+        if relayout:
+            self.virtual_size = Size(self._table_width(), len(keys) + 1)
+        if keys != self._order:
+            self._set_order(keys, selected)
+        else:
+            for key in changed:
+                self._refresh_row(self._index[key])
 
-    # --- selection ----------------------------------------------------------------------
+    def _set_order(self, keys: list[str], selected: str | None) -> None:
+        appended = keys[: len(self._order)] == self._order
+        first = len(self._order) if appended else 0
+        self._order = keys
+        self._index = {k: i for i, k in enumerate(keys)}
+        self.virtual_size = Size(self._table_width(), len(keys) + 1)
+        if appended:
+            for i in range(first, len(keys)):
+                self._refresh_row(i)
+        else:
+            self.refresh()
+        before = self._cursor
+        # the selected step keeps the cursor; if it is filtered out, the first row takes it
+        self._cursor = max(0, min(self._index.get(selected, 0) if selected is not None else 0, len(keys) - 1))
+        key = self.selected_key()
+        if key is not None and (key != selected or not appended):
+            self._refresh_row(before)
+            self._refresh_row(self._cursor)
+            if key != selected:
+                self.post_message(self.RowHighlighted(self, self._cursor, key))
+        # the new virtual height is laid out at the next refresh: scroll the cursor into view then
+        if not self._settling:
+            self._settling = True
+            self.call_after_refresh(self._settle)
 
-    user_moved = False  # set when the user moved the cursor (the screen then stops following)
+    _settling = False
 
-    def _user(self, action: str) -> None:
-        self.user_moved = True
-        getattr(super(), action)()
+    def _settle(self) -> None:
+        self._settling = False
+        self._scroll_cursor_into_view()
 
-    def action_cursor_up(self) -> None:
-        self._user("action_cursor_up")
+    def _refresh_row(self, index: int) -> None:
+        y = index + 1 - int(self.scroll_y)
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
 
-    def action_cursor_down(self) -> None:
-        self._user("action_cursor_down")
+    # --- rendering ------------------------------------------------------------------------
 
-    def action_page_up(self) -> None:
-        self._user("action_page_up")
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # what every row's look depends on besides its cells, read once a frame
+        self._looks = (self.rich_style, self.get_component_rich_style("steptable--cursor"),
+                       self.get_component_styles("steptable--header").rich_style, self.size.width,
+                       int(self.scroll_x))
+        return super().render_lines(crop)
 
-    def action_page_down(self) -> None:
-        self._user("action_page_down")
+    def render_line(self, y: int) -> Strip:
+        if not self._looks:
+            self._looks = (self.rich_style, self.get_component_rich_style("steptable--cursor"),
+                           self.get_component_styles("steptable--header").rich_style, self.size.width,
+                           int(self.scroll_x))
+        if y == 0:
+            strip = self._header.get(self._looks)
+            if strip is None:
+                if len(self._header) >= STRIPS_PER_ROW:
+                    self._header.pop(next(iter(self._header)))
+                strip = self._header[self._looks] = self._render_header()
+            return strip
+        index = y - 1 + int(self.scroll_y)
+        if index >= len(self._order):
+            return Strip.blank(self.size.width, self.rich_style)
+        key = self._order[index]
+        cursor = index == self._cursor
+        looks = self._strips.get(key)
+        if looks is None:
+            looks = self._strips[key] = {}
+        look = (cursor, self._looks)
+        strip = looks.get(look)
+        if strip is None:
+            if len(looks) >= STRIPS_PER_ROW:
+                looks.pop(next(iter(looks)))
+            strip = looks[look] = self._render_row(index, self._cells.get(key, ()), cursor)
+        return strip
 
-    def action_scroll_home(self) -> None:
-        self._user("action_scroll_home")
+    def _render_cells(self, cells: Iterable[Any], row: int, style: Style, extend: Style) -> Strip:
+        """Each cell padded and cropped to its column, then the rest of the width in `extend`:
+        what DataTable's per-cell pipeline produced for a one-line row."""
+        base, _, _, width, scroll_x = self._looks
+        console = self.app.console
+        options = self.app.console_options
+        segments: list[Segment] = []
+        used = 0
+        for column, (cell, (_, cell_width)) in enumerate(zip(cells, self._columns())):
+            render_width = cell_width + 2 * PADDING
+            used += render_width
+            cell_style = style + Style.from_meta({"row": row, "column": column})
+            lines = console.render_lines(
+                Styled(Padding(cell, (0, PADDING)), pre_style=cell_style, post_style=Style.null()),
+                options.update_dimensions(render_width, 1).update(no_wrap=True))
+            segments.extend(lines[0])
+        segments.append(Segment(" " * max(0, width - used),
+                                extend + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})))
+        strip = Strip(segments)
+        if scroll_x:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        return strip.adjust_cell_length(width, base).simplify()
 
-    def action_scroll_end(self) -> None:
-        self._user("action_scroll_end")
+    def _render_header(self) -> Strip:
+        header = self._looks[2]
+        return self._render_cells([Text(label) for label, _ in self._columns()], -1, header, header)
 
-    async def _on_click(self, event) -> None:
-        self.user_moved = True
-        await super()._on_click(event)
+    def _render_row(self, index: int, cells: tuple, cursor: bool) -> Strip:
+        self.row_renders += 1
+        base, cursor_style = self._looks[0], self._looks[1]
+        style = base + cursor_style if cursor else base
+        return self._render_cells(cells, index, style, style)
 
-    def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = ()
 
-    def select_key(self, key: str) -> bool:
-        try:
-            index = self.get_row_index(key)
-        except RowDoesNotExist:
-            return False
-        if index != self.cursor_row:
-            self.move_cursor(row=index, animate=False, scroll=True)
-        return True
+    # --- the public surface the Build screen and tests use ------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
 
     def keys(self) -> Iterable[str]:
         return list(self._order)
+
+    def get_row_at(self, index: int) -> list[Text]:
+        """The cells of the row at `index` (rich Text), as shown."""
+        return list(self._cells[self._order[index]])
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    def selected_key(self) -> str | None:
+        if not self._order:
+            return None
+        return self._order[min(self._cursor, len(self._order) - 1)]
+
+    def select_key(self, key: str) -> bool:
+        index = self._index.get(key)
+        if index is None:
+            return False
+        if index != self._cursor:
+            self.move_cursor(row=index)
+        return True
+
+    def move_cursor(self, *, row: int | None = None, animate: bool = False, scroll: bool = True) -> None:
+        if row is None or not self._order:
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        if scroll and not self._settling:  # else `_settle` scrolls it into view
+            self._scroll_cursor_into_view(row)
+        if row == self._cursor:
+            return
+        self._refresh_row(self._cursor)
+        self._cursor = row
+        self._refresh_row(row)
+        self.post_message(self.RowHighlighted(self, row, self._order[row]))
+
+    def _scroll_cursor_into_view(self, row: int | None = None) -> None:
+        row = self._cursor if row is None else row
+        rows_shown = max(1, self.scrollable_content_region.height - 1)  # below the header
+        top = int(self.scroll_y)
+        if row < top:
+            self.scroll_to(y=row, animate=False, force=True)
+        elif row >= top + rows_shown:
+            self.scroll_to(y=row - rows_shown + 1, animate=False, force=True)
+
+    # --- keys and mouse ---------------------------------------------------------------------
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _user_move(self, row: int) -> None:
+        self.user_moved = True
+        self.move_cursor(row=row)
+
+    def action_cursor_up(self) -> None:
+        self._user_move(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._user_move(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._user_move(self._cursor - self._page())
+
+    def action_page_down(self) -> None:
+        self._user_move(self._cursor + self._page())
+
+    def action_first(self) -> None:
+        self._user_move(0)
+
+    def action_last(self) -> None:
+        self._user_move(len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.post_message(self.RowSelected(self, self._cursor, key))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        row = offset.y - 1 + int(self.scroll_y)
+        if row >= len(self._order):
+            return
+        event.stop()
+        self.user_moved = True
+        if row == self._cursor:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row=row)
