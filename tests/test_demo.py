@@ -74,3 +74,15 @@ def test_demo_rejects_a_bad_cache_ref(small, capsys):
     code, out = _cli(capsys, "demo", str(small), "--cache-ref", "UPPER/Case::bad", "--json")
     assert code == 2
     assert json.loads(out)["ok"] is False
+
+
+def test_demo_text_report_when_the_cold_build_fails(sandbox, sandbox_credential, small, unique_ref, capsys):
+    """A failed cold build: exit 1 and the build's own error in the text report (the JSON carries
+    the error as a string; the text renderer once read it as a dict and crashed as `internal`)."""
+    (small / "Dockerfile").write_text("FROM scratch\nCOPY not-in-the-context.txt /x\n")
+    code, out = _cli(capsys, "demo", str(small), "--cache-ref", unique_ref, "--builder", sandbox.buildkit_host)
+    assert code == 1, out
+    assert "internal error" not in out
+    assert "warm: not run (the cold build failed)" in out
+    error_lines = [ln for ln in out.splitlines() if ln.startswith("cold build error: ")]
+    assert len(error_lines) == 1 and "not-in-the-context.txt" in error_lines[0], out

@@ -40,8 +40,11 @@ def render(data: dict) -> str:
         lines.append(f"time saved by the registry cache: {human_time(data['time_saved_s'])}"
                      + (f" ({data['speedup']}x faster)" if data.get("speedup") else ""))
     for label, side in (("cold", cold), ("warm", warm)):
-        if side and side.get("error"):
-            lines.append(f"{label} build error: {side['error'].get('message')}")
+        error = side.get("error") if side else None
+        if isinstance(error, dict):  # a structured error (kind, message)
+            error = error.get("message")
+        if error:
+            lines.append(f"{label} build error: {error}")
     return "\n".join(lines)
 
 
