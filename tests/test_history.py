@@ -155,3 +155,18 @@ def test_history_command_sets_a_corrupt_database_aside(tmp_path, monkeypatch, ca
     assert data["runs"] == [] and "set aside" in data["notices"][0]
     assert "set aside" in captured.err
     assert any(f.name.startswith(history.FILENAME + ".broken-") for f in (tmp_path / "data").iterdir())
+
+
+def test_history_command_takes_a_limit_bigger_than_sqlite_can_hold(tmp_path, monkeypatch, capsys):
+    """`--limit 99999999999999999999` means "all of them", not an internal OverflowError."""
+    from railpack_tui.core import cli
+
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "proj").mkdir()
+    p = _project(tmp_path / "proj")
+    h = history.default()
+    ids = [h.record({"project": p.path}, model.load(_stream(False), returncode=0), project.snapshot(p, {})) for _ in range(2)]
+    assert cli.main(["history", str(tmp_path / "proj"), "--limit", "9" * 20, "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ids[::-1]
+    assert cli.main(["history", str(tmp_path / "proj"), "--limit", str(2**64)]) == 0
+    assert f"#{ids[-1]}" in capsys.readouterr().out

@@ -14,6 +14,8 @@ from .. import history as history_mod
 from ..errors import BadInput
 from ..report import human_bytes, human_time
 
+SQLITE_INT_MAX = 2**63 - 1
+
 
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
@@ -82,10 +84,11 @@ def run(args: argparse.Namespace) -> int:
     project = str(p.resolve())
     if args.limit < 1:
         raise BadInput("--limit must be at least 1.", fix="pass --limit 20, for example")
+    limit = min(args.limit, SQLITE_INT_MAX)  # a bigger number means "all" (SQLite cannot take it)
     h = history_mod.default()
     for n in h.notices:
         print(f"railpack-tui: {n}", file=sys.stderr)
-    runs = h.runs(project, limit=args.limit)
+    runs = h.runs(project, limit=limit)
     if args.json:
         print(json.dumps({"ok": True, "project": project, "database": str(h.path), "notices": list(h.notices),
                           "runs": [r.to_json() for r in runs]}, indent=2))
