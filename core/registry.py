@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import math
 import socket
 import ssl
 import threading
@@ -43,6 +44,7 @@ MANIFEST_ACCEPT = ", ".join([
 ])
 CONFIG_MAX_BYTES = 64 * 1024 * 1024
 USER_AGENT = "railpack-tui-registry-test"
+TIMEOUT_MAX = 3600  # seconds per check; more is a typo (and inf overflows the socket and thread waits)
 
 
 @dataclass
@@ -628,7 +630,10 @@ def run_checks(ref: str | refs.Reference, credential: Credential | None = None, 
     become failed checks."""
     parsed = ref if isinstance(ref, refs.Reference) else refs.parse_cache_ref(ref)
     if ca_cert is not None and not Path(ca_cert).is_file():
-        raise BadInput(f"The CA file {ca_cert} does not exist.", fix="pass a PEM file of CA certificates to --ca-cert")
-    if not timeout or timeout <= 0:
-        raise BadInput(f"The timeout must be a positive number of seconds, not {timeout}.", fix="pass e.g. --timeout 5")
+        what = "is a directory, not a file" if Path(ca_cert).is_dir() else "does not exist"
+        raise BadInput(f"The CA file {ca_cert} {what}.", fix="pass a PEM file of CA certificates to --ca-cert")
+    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or not 0 < timeout <= TIMEOUT_MAX:
+        # nan passed `timeout <= 0` and became "took longer than nans"; inf overflowed the waits
+        raise BadInput(f"The timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX}, not {timeout}.",
+                       fix="pass e.g. --timeout 5")
     return _Run(parsed, credential, insecure, str(ca_cert) if ca_cert else None, float(timeout), on_check, push, cancel).run()

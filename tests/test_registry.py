@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from railpack_tui.core import credentials, dockerconfig, registry, tools
+from railpack_tui.core import cli, credentials, dockerconfig, registry, tools
 from railpack_tui.core.credentials import Credential
 from railpack_tui.core.errors import BadInput
 from railpack_tui.core.netutil import free_port
@@ -259,3 +259,21 @@ def test_a_broken_on_check_callback_does_not_break_the_checks(sandbox, sandbox_c
         raise RuntimeError("a buggy widget")
 
     assert registry.run_checks(unique_ref, sandbox_credential, on_check=on_check).ok
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "1e308", "-inf"])
+def test_a_timeout_that_is_not_a_finite_number_is_bad_input(timeout, capsys):
+    """`--timeout nan` once ran every check with "took longer than nans"; `inf` overflowed the
+    waits into an "unexpected failure". Both are bad input: exit 2 before any network."""
+    with pytest.raises(BadInput) as e:
+        registry.run_checks("reg.io/a:b", timeout=float(timeout))
+    assert "--timeout" in e.value.fix
+    assert cli.main(["registry", "test", "127.0.0.1:1/a:b", "--timeout", timeout, "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and "timeout" in data["error"]["message"].lower()
+
+
+def test_a_ca_cert_that_is_a_directory_says_so(tmp_path):
+    with pytest.raises(BadInput) as e:
+        registry.run_checks("reg.io/a:b", ca_cert=tmp_path)
+    assert "is a directory" in e.value.message
