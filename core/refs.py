@@ -204,6 +204,8 @@ def parse(text: str, *, need_tag: bool = False) -> Reference:
         if algo == "sha256" and (len(hexpart) != 64 or hexpart != hexpart.lower()):
             raise _bad(f"{text!r} has a sha256 digest that is not 64 lowercase hex digits.", "copy the full digest: sha256: followed by 64 lowercase hex digits.")
         if need_tag:
+            if ":" in name.rsplit("/", 1)[-1]:  # name:tag@digest: the tag is already there
+                raise _bad(f"{text!r} names a digest, but a cache export needs a tag.", f"a cache export goes with a tag: drop '@{digest[:15]}...' and write {name}.")
             raise _bad(f"{text!r} names a digest, but a cache export needs a tag.",
                        f"replace '@{digest[:15]}...' with a tag, e.g. {name}:cache.")
     if not name:
@@ -282,8 +284,16 @@ def normalise_registry(host: str) -> str:
     return h if h.startswith("[") else h.lower()
 
 
+_HOST_PORT = re.compile(r"[^/:@\s]+:[0-9]+\Z")
+
+
 def registry_of(text: str) -> str:
-    """The registry key for a REF, or for a bare registry host (`registry login host:5000`)."""
+    """The registry key for a REF, or for a bare registry host (`registry login host:5000`).
+    A lone `name:PORT` is a host and port, as `docker login registry:5000` reads it, not the Docker
+    Hub image `library/name` with a numeric tag (its password would be saved for docker.io)."""
+    if isinstance(text, str) and _HOST_PORT.match(text):
+        _check_domain(text, text)
+        return normalise_registry(text)
     try:
         return parse(text).registry
     except BadInput:

@@ -195,3 +195,30 @@ def test_any_text_parses_or_raises_bad_input(text):
         assert e.kind == "invalid-ref" and e.fix
     else:
         assert refs.parse(str(r)) == r
+
+
+@pytest.mark.parametrize("text,key", [
+    ("registry:5000", "registry:5000"),  # a compose-style host: its password is not docker.io's
+    ("Registry:5000", "registry:5000"),
+    ("reg.example.com:443", "reg.example.com:443"),
+])
+def test_registry_of_reads_a_lone_name_and_port_as_a_host(text, key):
+    assert refs.registry_of(text) == key
+
+
+def test_registry_of_checks_a_lone_host_and_port():
+    for text in ("reg_x:5000", "host:0"):
+        with pytest.raises(BadInput):
+            refs.registry_of(text)
+
+
+def test_a_tag_and_a_digest_in_a_cache_ref_suggests_dropping_the_digest():
+    digest = "sha256:" + "0" * 64
+    with pytest.raises(BadInput) as e:
+        refs.parse_cache_ref(f"reg.io/team/cache:main@{digest}")
+    assert "reg.io/team/cache:main." in e.value.fix and ":main:" not in e.value.fix
+    suggested = e.value.fix.split("write ", 1)[1].rstrip(".")
+    assert refs.parse_cache_ref(suggested).tag == "main"
+    with pytest.raises(BadInput) as e:
+        refs.parse_cache_ref(f"reg.io/team/cache@{digest}")
+    assert "reg.io/team/cache:cache" in e.value.fix
