@@ -7,6 +7,8 @@ htpasswd authentication, both on loopback, with state under one private director
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -24,6 +26,7 @@ from .netutil import free_port, port_free
 
 USERNAME = "railpack"
 STATE_FILE = "sandbox.json"
+LOCK_FILE = "sandbox.lock"
 PASSWORD_FILE = "registry-password"
 REQUIRED_TOOLS = ["buildkitd", "buildctl", "runc", "docker-registry", "htpasswd"]
 
@@ -283,6 +286,20 @@ def _tail(log: Path, n: int = 5) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def _locked(d: Path):
+    """One `up` or `down` at a time per sandbox directory, across processes: two dashboards (or
+    `serve` tabs) starting together would otherwise each start a registry on the same port, and
+    the loser's cleanup would stop the winner's daemons."""
+    paths.ensure_private_dir(d)
+    fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> SandboxInfo:
     d = d or paths.sandbox_dir()
     missing = tools.missing(REQUIRED_TOOLS)
@@ -292,14 +309,18 @@ def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> Sa
     if os.geteuid() != 0:
         raise EnvironmentProblem("the sandbox's buildkitd runs the runc worker, which needs root.",
                                  fix="run `railpack-tui sandbox up` as root, or point BUILDKIT_HOST at your own buildkitd")
+    with _locked(d):
+        return _up(d, timeout, log)
+
+
+def _up(d: Path, timeout: float, log) -> SandboxInfo:
     current = status(d)
     if current.running:
         log("sandbox already running")
         return current
     if current.buildkitd or current.registry_daemon:
         log("sandbox partly running or crashed: restarting it")
-        down(d)
-    paths.ensure_private_dir(d)
+        _down(d)
     (d / "registry").mkdir(exist_ok=True)
     info = SandboxInfo(dir=str(d), started_at=time.time())
 
@@ -322,7 +343,7 @@ def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> Sa
     _write_state(info)
     log(f"registry starting on {info.registry}")
     if not _wait(lambda: _registry_answers(info.registry), timeout, proc):
-        down(d)
+        _down(d)
         raise EnvironmentProblem(f"the sandbox registry did not start: {_tail(reg_log)}", fix=f"see {reg_log}")
     _store_password(info, password)
 
@@ -354,7 +375,7 @@ def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> Sa
         info.buildkitd = None
         info.notes.append(f"buildkitd with {snapshotter} did not start: {last_err}")
     else:
-        down(d)
+        _down(d)
         raise EnvironmentProblem(f"buildkitd did not start: {last_err}", fix=f"see {bk_log}")
     _write_state(info)
     return status(d)
@@ -362,6 +383,13 @@ def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> Sa
 
 def down(d: Path | None = None) -> list[str]:
     d = d or paths.sandbox_dir()
+    if not _state_path(d).exists():
+        return []
+    with _locked(d):
+        return _down(d)
+
+
+def _down(d: Path) -> list[str]:
     info = load(d)
     stopped = []
     if info is None:

@@ -122,3 +122,36 @@ def test_env_without_sandbox_is_an_environment_error(tmp_path):
     assert r.returncode == 3
     assert "sandbox up" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _daemons_of(d: Path) -> list[int]:
+    """Pids of every process whose command line names this sandbox directory."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(d).encode() in (proc / "cmdline").read_bytes() and b"railpack_tui" not in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return sorted(pids)
+
+
+def test_two_ups_at_once_share_one_sandbox(private_sandbox):
+    """Two dashboards (or two `serve` tabs) starting at the same moment both call `up`: they get the
+    same running sandbox. Without a lock the second one saw the first one's half-written state,
+    "restarted" it, and one of them failed with "the sandbox registry did not start"."""
+    d = private_sandbox
+    env = dict(os.environ, RAILPACK_TUI_SANDBOX_DIR=str(d))
+    argv = [sys.executable, "-m", "railpack_tui.core", "sandbox", "up", "--json"]
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    for code, out, err in results:
+        assert code == 0, (out, err)
+    infos = [json.loads(out) for _, out, _ in results]
+    assert all(i["running"] for i in infos)
+    assert infos[0]["buildkitd"]["pid"] == infos[1]["buildkitd"]["pid"]
+    assert infos[0]["registry_daemon"]["pid"] == infos[1]["registry_daemon"]["pid"]
+    assert _daemons_of(d) == sorted([infos[0]["buildkitd"]["pid"], infos[0]["registry_daemon"]["pid"]])
+    st = _cli(d, "status", "--json")
+    assert st.returncode == 0 and json.loads(st.stdout)["registry"] == infos[0]["registry"]
