@@ -262,15 +262,37 @@ async def test_a_saved_login_without_a_ref_is_listed_and_can_get_one(tmp_path, i
         assert key not in [k.value for k in table.rows]
 
 
+async def _on_the_saved_login_row(pilot) -> DataTable:
+    """Registries, cursor on the row of bob's saved login for ghcr.example.org (no cache ref on it)."""
+    await _on_registries(pilot)
+    table = pilot.app.screen.query_one("#registries-table", DataTable)
+    table.move_cursor(row=table.get_row_index("login:ghcr.example.org:bob"))
+    await settle(pilot)
+    return table
+
+
 async def test_d_on_a_saved_login_removes_it_from_the_keyring(tmp_path, isolated):
     credentials.save(credentials.Credential("ghcr.example.org", "bob", SECRET))
     app = _app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        table = app.screen.query_one("#registries-table", DataTable)
-        table.move_cursor(row=table.get_row_index("login:ghcr.example.org:bob"))
+        table = await _on_the_saved_login_row(pilot)
         await pilot.press("d")
         await settle(pilot)
         await settle(pilot)
         assert (credentials.service_name("ghcr.example.org"), "bob") not in isolated.store
         assert "login:ghcr.example.org:bob" not in [k.value for k in table.rows]
+
+
+async def test_a_highlighted_saved_login_is_described_not_shown_by_its_row_key(tmp_path, isolated):
+    """The Test pane named the row's internal key ("login:host:user") and said "press t", which
+    only answers that a login cannot be tested without a cache ref."""
+    credentials.save(credentials.Credential("ghcr.example.org", "bob", SECRET))
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await _on_the_saved_login_row(pilot)
+        heading = str(app.screen.query_one("#checks-heading").render())
+        assert "login:" not in heading
+        assert "ghcr.example.org" in heading and "bob" in heading and "press e" in heading
+        table.move_cursor(row=table.get_row_index(REF))
+        await settle(pilot)
+        assert REF in str(app.screen.query_one("#checks-heading").render())

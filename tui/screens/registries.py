@@ -445,7 +445,10 @@ class RegistriesScreen(StateScreen):
             return
         result = self.last_results.get(ref)
         checks = self.query_one(RegistryChecks)
-        if result is not None and not isinstance(result, str):
+        login = next((n for n in self.logins_without_ref() if f"login:{n.host}:{n.username}" == ref), None)
+        if login is not None:  # the row key is internal: show the login, and what to do with it
+            checks.saved_login(login.host, login.username)
+        elif result is not None and not isinstance(result, str):
             checks.start(ref, "")
             checks.finish(result)
         elif result is None:

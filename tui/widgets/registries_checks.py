@@ -100,6 +100,16 @@ class RegistryChecks(Vertical):
         self._clear_notes()
         self._render_rows()
 
+    def saved_login(self, host: str, username: str) -> None:
+        """A saved login (`registry login HOST`) without a cache ref on it is selected."""
+        self.checks = {}
+        self.running = False
+        self.query_one("#checks-heading", Static).update(
+            Text.assemble((host, "bold"), f"  saved login for {username}\nno cache ref on it yet: press ",
+                          ("e", "bold"), " to add one, then ", ("t", "bold"), " to test it"))
+        self._clear_notes()
+        self._render_rows()
+
     def _clear_notes(self) -> None:
         for note in ("#checks-fix", "#checks-cache"):
             widget = self.query_one(note, Static)
