@@ -25,6 +25,16 @@ def sandbox_cache_ref(info: sandbox.SandboxInfo, project: Path) -> str:
     return f"{info.registry}/railpack-tui/{name}:cache"
 
 
+def _sandbox_behind(builder: str) -> sandbox.SandboxInfo | None:
+    """The running sandbox when BUILDKIT_HOST is its builder (`eval "$(railpack-tui sandbox env)"`
+    sets exactly that): the dashboard then still gets its registry, login and default cache ref."""
+    info = sandbox.status(probe=False)
+    daemons = (info.buildkitd, info.registry_daemon)
+    if info.buildkit_host == builder and all(d is not None and d.alive for d in daemons):
+        return info
+    return None
+
+
 def resolve(project: str | None = None, start_sandbox: bool = True, log=lambda m: None) -> Setup:
     notices: list[str] = []
     if project:
@@ -34,7 +44,7 @@ def resolve(project: str | None = None, start_sandbox: bool = True, log=lambda m
     else:
         p = example.prepare()
     builder = os.environ.get("BUILDKIT_HOST") or None
-    info = None
+    info = _sandbox_behind(builder) if builder else None
     if builder is None and start_sandbox:
         missing = tools.missing(sandbox.REQUIRED_TOOLS)
         if missing:
