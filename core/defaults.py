@@ -25,6 +25,16 @@ def sandbox_cache_ref(info: sandbox.SandboxInfo, project: Path) -> str:
     return f"{info.registry}/railpack-tui/{name}:cache"
 
 
+def project_dir(project: str) -> Path:
+    """The --project directory, resolved; BadInput that says what is wrong with it otherwise."""
+    p = Path(project).expanduser().resolve()
+    if p.is_file():  # e.g. the Dockerfile itself
+        raise BadInput(f"{project!r} is a file, not a project directory.", fix=f"pass the directory that holds it: {p.parent}")
+    if not p.is_dir():
+        raise BadInput(f"project directory {project!r} does not exist.", fix="pass a directory that holds a Dockerfile or a Railpack app")
+    return p
+
+
 def _sandbox_behind(builder: str) -> sandbox.SandboxInfo | None:
     """The running sandbox when BUILDKIT_HOST is its builder (`eval "$(railpack-tui sandbox env)"`
     sets exactly that): the dashboard then still gets its registry, login and default cache ref."""
@@ -38,9 +48,7 @@ def _sandbox_behind(builder: str) -> sandbox.SandboxInfo | None:
 def resolve(project: str | None = None, start_sandbox: bool = True, log=lambda m: None) -> Setup:
     notices: list[str] = []
     if project:
-        p = Path(project).expanduser().resolve()
-        if not p.is_dir():
-            raise BadInput(f"project directory {project!r} does not exist.", fix="pass a directory that holds a Dockerfile or a Railpack app")
+        p = project_dir(project)
     else:
         p = example.prepare()
     builder = os.environ.get("BUILDKIT_HOST") or None

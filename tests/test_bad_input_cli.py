@@ -121,6 +121,9 @@ CASES = [
     ("command-unknown", ["bogus"], "", 2, ["invalid choice", "--help"]),
     ("path-missing-arg", ["build"], "", 2, ["required", "--help"]),
     ("theme-unknown", ["--theme", "nope"], "", 2, ["railpack-dark"]),
+    ("project-is-a-file", ["--project", "{w}/a-file.txt"], "", 2, ["is a file, not a project directory", "pass the directory"]),
+    ("serve-project-is-a-file", ["--project", "{w}/a-file.txt", "serve", "--port", "1"], "", 2, ["is a file", "fix"]),
+    ("project-missing", ["--project", "{w}/nope"], "", 2, ["does not exist", "fix"]),
     ("history-limit", ["history", "{w}/ok", "--limit", "0"], "", 2, ["--limit"]),
     ("serve-port", ["serve", "--port", "99999"], "", 2, ["65535"]),
     ("timeout-not-number", ["registry", "test", "r.example/x:y", "--timeout", "soon"], "", 2, ["--help"]),
@@ -150,7 +153,7 @@ def _argv(args: list[str], w: Path) -> list[str]:
 def test_bad_input_text_and_json(case, world):
     _, args, stdin, code, words = case
     argv = _argv(args, world)
-    if argv and argv[0] in ("--theme",):  # the dashboard has no --json
+    if argv and argv[0] in ("--theme", "--project"):  # the dashboard (and serve) have no --json
         text, result = run(world, argv, stdin), None
     else:
         text, result = run_both(world, argv, stdin)

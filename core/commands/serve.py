@@ -44,10 +44,12 @@ def _check(host: str, port: int) -> None:
 
 def run(args) -> int:
     host, port = args.host, args.port
-    _check(host, port)
     project = getattr(args, "project", None)
-    if project and not Path(project).expanduser().is_dir():
-        raise BadInput(f"project directory {project!r} does not exist.", fix="pass a directory that holds a Dockerfile or a Railpack app")
+    if project:
+        from ..defaults import project_dir
+
+        project_dir(project)
+    _check(host, port)
     try:
         from textual_serve.server import Server
     except ImportError:
