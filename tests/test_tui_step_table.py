@@ -227,3 +227,36 @@ async def test_column_layout_at_80_and_200_columns():
             assert bar.strip("█") == "" and bar.count("█") == timeline_w  # the only step spans the wall
             if why:
                 assert why_w >= 24 and "src/main.txt" in row[positions[5]:]
+
+
+def test_the_fast_cell_path_renders_what_rich_renders():
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.style import Style
+    from rich.text import Text
+    from textual.renderables.styled import Styled
+    from textual.strip import Strip
+
+    from railpack_tui.tui.widgets.step_table import cell_segments
+
+    console = Console(width=200)
+    pre = Style(bgcolor="red", bold=True) + Style.from_meta({"row": 1, "column": 2})
+    cells = [Text("DONE", style="green"), Text("⠋ RUNNING", style="bold #ff0000"), Text("1.2s", justify="right"),
+             Text("5.3MB", justify="right", style="blue"), Text("", justify="right"),
+             Text("[1/2] RUN make", no_wrap=True, overflow="ellipsis"),
+             Text("files changed: src/main.txt", no_wrap=True, overflow="ellipsis", style="italic"),
+             Text("   ████   ", style="blue"), Text("", no_wrap=True, overflow="ellipsis", style="italic"),
+             Text("ünï 世界世界 wide", no_wrap=True, overflow="ellipsis")]
+    fast_paths = 0
+    for width in (1, 5, 9, 10, 12, 30):
+        for cell in cells:
+            options = console.options.update_dimensions(width + 2, 1).update(no_wrap=True)
+            rich = console.render_lines(Styled(Padding(cell, (0, 1)), pre_style=pre, post_style=Style.null()), options)
+            fast = cell_segments(cell, width, pre, console)
+            if fast is not None:
+                fast_paths += 1
+                assert list(Strip(fast).simplify()) == list(Strip(rich[0]).simplify()), (width, cell.plain)
+    assert fast_paths >= 50  # all but the right-justified cells wider than their column
+    dim = Text("[2/2] RUN pending")
+    dim.stylize("dim")
+    assert cell_segments(dim, 30, pre, console) is None  # spans take Rich's path

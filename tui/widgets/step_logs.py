@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from textual.content import Content
+from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import Log
 
 from .. import buildview as bv
@@ -18,11 +21,74 @@ class StepLogs(Log):
         self.step_id: str | None = None
         self._written = 0
 
+    def write_lines(self, lines: Any, scroll_end: bool | None = None) -> "StepLogs":
+        """Log.write_lines without its two costs per write on the UI thread, which a busy step
+        pays a dozen times a second: (1) the new virtual size was assigned to a reactive that
+        lays out the whole screen, though this pane's height never depends on its content (only
+        the scrollbars do, and they still ask for a layout when they appear or go); (2) a thread
+        worker was started to measure the new lines' width. Here the width is measured inline
+        (C-speed `len` when the lines are ASCII without tabs, as nearly all build output is),
+        and only the last `max_lines` of a large batch are kept, as the Log would have pruned."""
+        new = [piece for line in lines for piece in line.splitlines()]
+        if not new:
+            return self
+        is_end = self.is_vertical_scroll_end
+        auto_scroll = self.auto_scroll if scroll_end is None else scroll_end
+        if self.max_lines is not None and len(new) >= self.max_lines:
+            new = new[-self.max_lines:]
+            self._lines.clear()
+            self._render_line_cache.clear()
+        start = len(self._lines)
+        self._lines.extend(new)
+        if self.max_lines is not None and len(self._lines) > self.max_lines:
+            removed = len(self._lines) - self.max_lines
+            self._prune_max_lines()
+            start -= removed
+        joined = "\n".join(new)
+        if joined.isascii() and "\t" not in joined:
+            width = max(map(len, new))  # control characters become one replacement character each
+        else:  # measure only the lines that need it (the "… N lines not kept …" marker is one)
+            process = self._process_line
+            width = max(len(line) if line.isascii() and "\t" not in line else cell_len(process(line))
+                        for line in new)
+        self._width = max(self._width, width)
+        self._sync_size()
+        self.refresh_lines(max(0, start), len(new))
+        if auto_scroll and not self.is_vertical_scrollbar_grabbed and is_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.refresh()
+        return self
+
+    def _empty(self) -> None:
+        """Drop every line, leaving the virtual size (and so the scrollbars) to the next write or
+        `_sync_size`: switching steps used to hide the scrollbar and show it again in one
+        redraw, two screen layouts."""
+        self._lines.clear()
+        self._width = 0
+        self._render_line_cache.clear()
+        self._updates += 1
+        self._clear_y = 0
+        self.refresh()
+
+    def _sync_size(self) -> None:
+        size = Size(self._width, len(self._lines))
+        if size != self.virtual_size:
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)  # scrollbars; a layout only if one appears or goes
+
+    def clear(self) -> "StepLogs":
+        """Log.clear, without a screen layout (see write_lines)."""
+        self._empty()
+        self._sync_size()
+        return self
+
     def show_step(self, step: Any, why: str = "") -> None:
         """Show `step`'s logs (reset if it is another step), appending only new lines."""
         step_id = getattr(step, "id", None) if step is not None else None
-        if step_id != self.step_id:
-            self.clear()
+        emptied = step_id != self.step_id
+        if emptied:
+            self._empty()
             self.step_id = step_id
             self._written = 0
             name = str(getattr(step, "name", "")) if step is not None else ""
@@ -30,17 +96,20 @@ class StepLogs(Log):
             self.border_title = Content(f"Logs · {name}") if name else "Logs"
         if step is None:
             self.border_subtitle = ""
+            self._sync_size()
             return
         self.border_subtitle = why
         lines, written, reset = bv.new_log_lines(getattr(step, "logs", None), self._written)
         if reset:
-            self.clear()
-        if lines:
-            self.write_lines(lines)
-        self._written = written
-        if not self.line_count and not self._written:
+            self._empty()
+            emptied = True
+        if not lines and not written and not self._lines:
             placeholder = {"cached": "(cached: the step did not run, so it has no output)",
                            "done": "(no output)", "canceled": "(cancelled before it printed anything)",
                            "error": "(no output; Enter shows the error)"}.get(bv.state_of(step))
-            if placeholder:
-                self.write_line(placeholder)
+            lines = [placeholder] if placeholder else []
+        self._written = written
+        if lines:
+            self.write_lines(lines)
+        elif emptied:
+            self._sync_size()

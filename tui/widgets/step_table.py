@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Iterable
 
+from rich.cells import cell_len, set_cell_size
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
@@ -40,6 +41,40 @@ def matches(step: Any, text: str) -> bool:
         return True
     hay = f"{getattr(step, 'name', '')} {bv.BADGES[bv.state_of(step)]} {bv.state_of(step)}".lower()
     return all(word in hay for word in text.lower().split())
+
+
+def cell_segments(cell: Any, width: int, style: Style, console: Any) -> list[Segment] | None:
+    """A one-line cell of plain text in one style, padded by one column a side, as Rich renders
+    `Styled(Padding(cell, (0, 1)), pre_style=style)` at `width` + 2 with no_wrap (the same segments
+    once simplified), without Rich's render pipeline; None for anything else (spans, several
+    lines, tabs, other justification or overflow), which then takes Rich's path."""
+    if not isinstance(cell, Text) or cell.spans:
+        return None
+    plain = cell.plain
+    if "\n" in plain or "\t" in plain or (cell.end and cell.end != "\n"):
+        return None
+    size = cell_len(plain)
+    own = style + console.get_style(cell.style, default=Style.null()) if cell.style else style
+    pad = Segment(" " * PADDING, style)
+    justify = cell.justify or "default"
+    if justify == "right":
+        if size > width or plain != plain.rstrip():
+            return None
+        body = " " * (width - size) + plain
+        return [pad, Segment(body, own), pad] if body else [pad, pad]
+    if justify not in ("default", "left") or (justify == "left" and cell.style):
+        return None
+    if size > width:
+        if cell.overflow != "ellipsis" or width < 1:
+            return None
+        return [pad, Segment(set_cell_size(plain, width - 1) + "…", own), pad]
+    out = [pad]
+    if plain:
+        out.append(Segment(plain, own))
+    if width > size:
+        out.append(Segment(" " * (width - size), style))
+    out.append(pad)
+    return out
 
 
 class StepTable(ScrollView, can_focus=True):
@@ -338,6 +373,10 @@ class StepTable(ScrollView, can_focus=True):
             render_width = cell_width + 2 * PADDING
             used += render_width
             cell_style = style + Style.from_meta({"row": row, "column": column})
+            fast = cell_segments(cell, cell_width, cell_style, console)
+            if fast is not None:
+                segments.extend(fast)
+                continue
             lines = console.render_lines(
                 Styled(Padding(cell, (0, PADDING)), pre_style=cell_style, post_style=Style.null()),
                 options.update_dimensions(render_width, 1).update(no_wrap=True))
