@@ -237,3 +237,25 @@ async def test_enter_on_a_directory_in_the_tree_opens_it(tmp_path, home, second)
         await settle(pilot)
         assert app.state.project == second.resolve()
         assert app.screen.query_one("#project-path", Input).value == "~/second/"
+
+
+async def _open(pilot, path) -> None:
+    pilot.app.screen.open_path(path)
+    await settle(pilot)
+
+
+async def test_the_engine_goes_with_the_project(tmp_path, home, railpack_app):
+    """A Railpack app builds with the railpack engine, a Dockerfile project with buildkit, and a
+    project's remembered engine wins. Before: the dashboard opened on a Railpack app with buildkit
+    ("no Dockerfile ... use --engine railpack"), and switching projects kept the previous engine."""
+    app = make_app(tmp_path, project=railpack_app)
+    assert app.state.engine == "railpack"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        await _open(pilot, home / "cache-demo")
+        assert app.state.project == (home / "cache-demo").resolve() and app.state.engine == "buildkit"
+        app.update_state(engine="buildx")  # chosen in the palette: remembered for this project
+        await _open(pilot, railpack_app)
+        assert app.state.engine == "railpack"
+        await _open(pilot, home / "cache-demo")
+        assert app.state.engine == "buildx"

@@ -29,6 +29,21 @@ ENGINES = ("buildkit", "buildx", "railpack")
 CACHE_MODES = ("max", "min")
 
 
+def engine_for(project: Path | str | None, remembered: dict[str, Any] | None = None) -> str:
+    """The engine a project builds with: the one remembered for it, else railpack for a Railpack
+    app (no Dockerfile, a file railpack recognises), else buildkit. A few stat calls, no parsing."""
+    if remembered and remembered.get("engine") in ENGINES:
+        return remembered["engine"]
+    if project is None:
+        return "buildkit"
+    from railpack_tui.core.project import DOCKERFILE_NAMES, RAILPACK_MARKERS
+
+    p = Path(project)
+    if any((p / name).is_file() for name in DOCKERFILE_NAMES):
+        return "buildkit"
+    return "railpack" if any((p / marker).exists() for marker in RAILPACK_MARKERS) else "buildkit"
+
+
 class Settings:
     """A small JSON document of remembered choices. Unknown keys are kept as they are."""
 
@@ -166,8 +181,7 @@ class AppState:
         state = cls(project=setup.project, builder=setup.builder, cache_ref=setup.cache_ref,
                     sandbox=setup.sandbox, notices=list(setup.notices), settings=settings)
         remembered = settings.project_settings(setup.project) if setup.project else {}
-        if remembered.get("engine") in ENGINES:
-            state.engine = remembered["engine"]
+        state.engine = engine_for(setup.project, remembered)
         if remembered.get("cache_mode") in CACHE_MODES:
             state.cache_mode = remembered["cache_mode"]
         if isinstance(remembered.get("cache_ref"), str) and remembered["cache_ref"] and not setup.cache_ref:

@@ -20,6 +20,7 @@ from railpack_tui.core.errors import RailpackTuiError
 from ..widgets.projects_choices import ProjectChoices
 from ..widgets.projects_detection import DetectionView, detect_project
 from ..widgets.projects_path_input import ProjectPathInput, expand, tilde
+from ..state import engine_for
 from ..widgets.projects_recent import RecentProjects
 from .state_screen import StateScreen
 
@@ -193,7 +194,10 @@ class ProjectsScreen(StateScreen):
         remembered = state.settings.project_settings(path) if getattr(state, "settings", None) else {}
         cache_ref = remembered.get("cache_ref") or self._default_cache_ref(path)
         builder = remembered.get("builder") if "builder" in remembered else getattr(state, "builder", None)
-        self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None)
+        # the engine goes with the project: a Railpack app opened after a Dockerfile project (or the
+        # other way round) kept the previous project's engine, and its build failed
+        self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None,
+                              engine=engine_for(path, remembered))
         self.notify(f"{path.name}: cache ref {cache_ref or '(none)'}", title="Project opened")
 
     def _default_cache_ref(self, path: Path) -> str | None:
