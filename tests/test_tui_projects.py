@@ -259,3 +259,7 @@ async def test_the_engine_goes_with_the_project(tmp_path, home, railpack_app):
         assert app.state.engine == "railpack"
         await _open(pilot, home / "cache-demo")
         assert app.state.engine == "buildx"
+    # a Railpack app remembered with buildkit (what the dashboard saved before this fix) still gets
+    # railpack: buildkit cannot build it without a Dockerfile
+    app.state.settings.remember_project_settings(railpack_app, engine="buildkit")
+    assert make_app(tmp_path, project=railpack_app).state.engine == "railpack"

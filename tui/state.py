@@ -30,18 +30,18 @@ CACHE_MODES = ("max", "min")
 
 
 def engine_for(project: Path | str | None, remembered: dict[str, Any] | None = None) -> str:
-    """The engine a project builds with: the one remembered for it, else railpack for a Railpack
-    app (no Dockerfile, a file railpack recognises), else buildkit. A few stat calls, no parsing."""
-    if remembered and remembered.get("engine") in ENGINES:
-        return remembered["engine"]
+    """The engine a project builds with: railpack for a Railpack app (no Dockerfile, a file
+    railpack recognises: buildkit and buildx need a Dockerfile, whatever was remembered), else the
+    engine remembered for the project, else buildkit. A few stat calls, no parsing."""
+    chosen = remembered.get("engine") if remembered and remembered.get("engine") in ENGINES else None
     if project is None:
-        return "buildkit"
+        return chosen or "buildkit"
     from railpack_tui.core.project import DOCKERFILE_NAMES, RAILPACK_MARKERS
 
     p = Path(project)
-    if any((p / name).is_file() for name in DOCKERFILE_NAMES):
-        return "buildkit"
-    return "railpack" if any((p / marker).exists() for marker in RAILPACK_MARKERS) else "buildkit"
+    if not any((p / name).is_file() for name in DOCKERFILE_NAMES) and any((p / m).exists() for m in RAILPACK_MARKERS):
+        return "railpack"
+    return chosen or "buildkit"
 
 
 class Settings:
