@@ -238,7 +238,11 @@ def _sticky_port(d: Path, name: str) -> int:
     except (OSError, ValueError):
         known = {}
     port = known.get(name)
-    if not (isinstance(port, int) and port_free(port)):
+    try:
+        reusable = isinstance(port, int) and port_free(port)
+    except OSError:  # e.g. a hand-edited ports.json with a privileged or invalid port
+        reusable = False
+    if not reusable:
         port = free_port()
     known[name] = port
     f.write_text(json.dumps(known))

@@ -126,6 +126,9 @@ CASES = [
     ("project-missing", ["--project", "{w}/nope"], "", 2, ["does not exist", "fix"]),
     ("history-limit", ["history", "{w}/ok", "--limit", "0"], "", 2, ["--limit"]),
     ("serve-port", ["serve", "--port", "99999"], "", 2, ["65535"]),
+    # not "port already in use" (exit 3): the address is wrong, not busy
+    ("serve-host-not-local", ["serve", "--host", "192.0.2.1", "--port", "18123"], "", 2, ["cannot listen on 192.0.2.1", "--host"]),
+    ("serve-host-unknown", ["serve", "--host", "nosuch.invalid", "--port", "18123"], "", 2, ["cannot listen on nosuch.invalid"]),
     ("timeout-not-number", ["registry", "test", "r.example/x:y", "--timeout", "soon"], "", 2, ["--help"]),
     # builders
     ("builder-scheme", ["build", "{w}/ok", "--builder", "ftp://x"], "", 2, ["fix"]),

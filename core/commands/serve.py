@@ -4,6 +4,7 @@ textual-serve. Every browser tab that connects starts its own dashboard process
 
 from __future__ import annotations
 
+import errno
 import shlex
 import socket
 import sys
@@ -37,6 +38,8 @@ def _check(host: str, port: int) -> None:
     try:
         free = port_free(port, host)
     except OSError as exc:  # an address that is not this machine's, or an unknown name
+        if exc.errno == errno.EACCES:
+            raise BadInput(f"port {port} on {host} needs root.", fix="pass --port with a number above 1023, e.g. --port 8123") from None
         raise BadInput(f"cannot listen on {host}: {exc.strerror or exc}.", fix="pass --host 127.0.0.1 or another local address") from None
     if not free:
         raise EnvironmentProblem(f"port {port} on {host} is already in use.", fix="pass --port with a free port, e.g. --port 8123")
