@@ -11,9 +11,10 @@ from textual.widget import Widget
 from textual.widgets import Log
 
 from .. import buildview as bv
+from .scrollbars import QuietScrollbars
 
 
-class StepLogs(Log):
+class StepLogs(QuietScrollbars, Log):
     """A Log that knows which step it shows and how many of its lines it has written."""
 
     def __init__(self, **kwargs: Any) -> None:

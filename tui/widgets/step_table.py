@@ -28,6 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from .. import buildview as bv
+from .scrollbars import QuietScrollbars
 
 FIXED = {"state": 10, "time": 6, "pulled": 7}
 VOLATILE_INTERVAL_S = 0.25
@@ -77,7 +78,7 @@ def cell_segments(cell: Any, width: int, style: Style, console: Any) -> list[Seg
     return out
 
 
-class StepTable(ScrollView, can_focus=True):
+class StepTable(QuietScrollbars, ScrollView, can_focus=True):
     """One row per build step, under a header row that does not scroll."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
