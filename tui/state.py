@@ -29,19 +29,19 @@ ENGINES = ("buildkit", "buildx", "railpack")
 CACHE_MODES = ("max", "min")
 
 
-def engine_for(project: Path | str | None, remembered: dict[str, Any] | None = None) -> str:
+def engine_for(project: Path | str | None, remembered: dict[str, Any] | None = None, kind: str | None = None) -> str:
     """The engine a project builds with: railpack for a Railpack app (no Dockerfile, a file
     railpack recognises: buildkit and buildx need a Dockerfile, whatever was remembered), else the
-    engine remembered for the project, else buildkit. A few stat calls, no parsing."""
+    engine remembered for the project, else buildkit. `kind` ("dockerfile" | "railpack"), when
+    the project was already detected, saves the few stat calls that find it out."""
     chosen = remembered.get("engine") if remembered and remembered.get("engine") in ENGINES else None
-    if project is None:
-        return chosen or "buildkit"
-    from railpack_tui.core.project import DOCKERFILE_NAMES, RAILPACK_MARKERS
+    if kind is None and project is not None:
+        from railpack_tui.core.project import DOCKERFILE_NAMES, RAILPACK_MARKERS
 
-    p = Path(project)
-    if not any((p / name).is_file() for name in DOCKERFILE_NAMES) and any((p / m).exists() for m in RAILPACK_MARKERS):
-        return "railpack"
-    return chosen or "buildkit"
+        p = Path(project)
+        if not any((p / name).is_file() for name in DOCKERFILE_NAMES) and any((p / m).exists() for m in RAILPACK_MARKERS):
+            kind = "railpack"
+    return "railpack" if kind == "railpack" else chosen or "buildkit"
 
 
 class Settings:

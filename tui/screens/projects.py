@@ -18,7 +18,7 @@ from textual.widgets import DirectoryTree, Footer, Header, Input, OptionList, St
 from railpack_tui.core.errors import RailpackTuiError
 
 from ..widgets.projects_choices import ProjectChoices
-from ..widgets.projects_detection import DetectionView, detect_project
+from ..widgets.projects_detection import DetectionView, detect_project, kind_of
 from ..widgets.projects_path_input import ProjectPathInput, expand, tilde
 from ..state import engine_for
 from ..widgets.projects_recent import RecentProjects
@@ -197,7 +197,7 @@ class ProjectsScreen(StateScreen):
         # the engine goes with the project: a Railpack app opened after a Dockerfile project (or the
         # other way round) kept the previous project's engine, and its build failed
         self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None,
-                              engine=engine_for(path, remembered))
+                              engine=engine_for(path, remembered, kind_of(self.detection) if self.detection else None))
         self.notify(f"{path.name}: cache ref {cache_ref or '(none)'}", title="Project opened")
 
     def _default_cache_ref(self, path: Path) -> str | None:
@@ -255,8 +255,6 @@ class ProjectsScreen(StateScreen):
             self.open_path(Path(node.data.path))
 
     def action_prepare_plan(self) -> None:
-        from ..widgets.projects_detection import kind_of
-
         if self.shown_path is None or kind_of(self.detection) != "railpack":
             self.notify("`railpack prepare` is for Railpack apps; this project has a Dockerfile.", timeout=4)
             return
