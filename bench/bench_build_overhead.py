@@ -2,6 +2,7 @@
 log-heavy project, in alternating pairs against a real sandbox started for this run.
 
     .venv/bin/python bench/bench_build_overhead.py [--pairs 7] [--log-lines 120000]
+                                                   [--heavy-log-lines 1000000] [--no-bytecode-cache]
 
 The project is a Dockerfile FROM scratch with the static busybox, whose RUN prints --log-lines
 lines (over 100k). An `ARG RUN_ID` used by that RUN gets a fresh value for every build, so both
@@ -15,10 +16,26 @@ sides really execute it (and export a new cache layer): no build is a cache hit.
   --json` as a user runs it (process start, builder probe, project snapshot, credentials, the same
   buildctl, every line through the model, history and explanations, the JSON report).
 
-Pairs alternate which side goes first. Per-pair ratio railpack-tui/bare, then the median
-(target <= 1.03). The sandbox (buildkitd + registry) lives in a private temporary directory and is
-stopped at the end. Its buildkitd runs with BUILDKIT_STEP_LOG_MAX_SIZE/SPEED=-1: by default
-BuildKit clips a step's log after 2 MiB or at 200 KiB/s, and then only ~14k of the lines arrive.
+Pairs alternate which side goes first. Per pair: the ratio railpack-tui/bare and the difference
+(the fixed overhead); then their medians and ranges (target: median ratio <= 1.03).
+
+Printed too, from the same run: the floor (`python -c pass`, `python -S -c pass`, `python -I -S -c
+pass`, `railpack-tui --version`: what any Python command pays before it does anything), the parser
+alone over the build's own captured stream (the per-line cost, paid while BuildKit builds), a
+timeline of one build (when the engine starts, when its output ends, when the process exits) and,
+clearly labelled as a second measurement, the same pairs with --heavy-log-lines (default 1,000,000;
+0 skips it), where the per-line cost weighs more than the fixed one. The issue's setup is the first
+measurement.
+
+Bytecode: Python writes no `.pyc` in this development shell (PYTHONDONTWRITEBYTECODE=1), so every
+run would compile railpack-tui's ~30 modules from source, which no installed copy does (pip
+compiles them at install time). The railpack-tui side therefore runs with a private bytecode cache
+(PYTHONPYCACHEPREFIX in the bench's temporary directory, filled by the warm-up build), and so do
+the floor measurements; `--no-bytecode-cache` measures with the shell's setting instead.
+
+The sandbox (buildkitd + registry) lives in a private temporary directory and is stopped at the
+end. Its buildkitd runs with BUILDKIT_STEP_LOG_MAX_SIZE/SPEED=-1: by default BuildKit clips a
+step's log after 2 MiB or at 200 KiB/s, and then only ~14k of the lines arrive.
 """
 
 from __future__ import annotations
@@ -36,6 +53,8 @@ import uuid
 from pathlib import Path
 
 EXE = Path(sys.executable).with_name("railpack-tui")
+TARGET = 1.03
+FLOOR_RUNS = 9
 
 DOCKERFILE = """\
 FROM scratch
@@ -68,9 +87,7 @@ def _bare(argv: list[str], env: dict, keep: list | None = None) -> float:
     t = time.perf_counter()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     assert p.stdout is not None
-    n = 0
     for line in p.stdout:  # read it all, as any consumer of --progress=rawjson must
-        n += 1
         if keep is not None:
             keep.append(line)
     rc = p.wait()
@@ -89,48 +106,210 @@ def _ours(argv: list[str], env: dict) -> tuple[float, dict]:
     return elapsed, json.loads(p.stdout)
 
 
-BREAKDOWN = r"""
-import json, sys, time
-t0 = time.perf_counter()
-from railpack_tui.core import builders, runner
-out = {"import runner": time.perf_counter() - t0}
+def _floor(env: dict) -> dict[str, float]:
+    """Median wall time of commands that do nothing (or only print the version), interleaved."""
+    py = sys.executable
+    cmds = {"python -c pass": [py, "-c", "pass"], "python -S -c pass": [py, "-S", "-c", "pass"],
+            "python -I -S -c pass": [py, "-I", "-S", "-c", "pass"], "railpack-tui --version": [str(EXE), "--version"]}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for i in range(FLOOR_RUNS + 1):
+        for name, argv in cmds.items():
+            t = time.perf_counter()
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env, check=True)
+            if i:  # the first round only warms the caches
+                times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _parser_alone(stream: list[bytes]) -> float:
+    """Best of 3: the captured stream through `EngineProcess.lines()`'s decoding and the model."""
+    from railpack_tui.core.model import BuildModel
+
+    best = float("inf")
+    for _ in range(3):
+        m = BuildModel(format="rawjson")
+        t = time.perf_counter()
+        for raw in stream:
+            m.feed_line(raw.decode(errors="replace").rstrip("\r\n"))
+            m.drain_changes()
+        m.finish(0)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# One build in a child process, its path marked on the way (seconds since the parent spawned it):
+# what stands between process start and the engine, and between the engine's last line and exit.
+TIMELINE = r"""
+import atexit, json, os, sys, time
+T0 = float(os.environ.pop("BENCH_T0"))
+marks, spans = {}, {}
+def mark(name):
+    marks.setdefault(name, time.time() - T0)
+mark("interpreter ready")
+from railpack_tui.core import builders, cli, explain, runner
+from railpack_tui.core.engines import base
+mark("runner imported")
 def timed(owner, name, label):
     f = getattr(owner, name)
     def w(*a, **k):
-        t = time.perf_counter()
+        t = time.time()
         try:
             return f(*a, **k)
         finally:
-            out[label] = out.get(label, 0) + time.perf_counter() - t
+            spans[label] = (t - T0, time.time() - T0)
     setattr(owner, name, w)
-timed(builders, "check", "builder probe (buildctl debug workers)")
+timed(builders, "check", "builder probe")
 timed(runner, "_snapshot", "project snapshot")
-timed(runner, "_credential_for", "credential lookup (keyring, sandbox)")
-timed(runner.BuildRun, "_pump", "buildctl running, every line into the model")
-timed(runner, "_after_build", "history + miss explanations")
-path, builder, ref, run_id = sys.argv[1:5]
-t = time.perf_counter()
-r = runner.BuildRun(runner.BuildRequest(path=path, cache_ref=ref, builder=builder, build_args={"RUN_ID": run_id})).run()
-out["BuildRun.run total"] = time.perf_counter() - t
-print(json.dumps(out))
+timed(explain.Earlier, "__init__", "history read ahead")
+timed(runner, "_after_build", "explanations + history record")
+start = base.EngineProcess.__init__
+def started(self, inv):
+    import threading
+    mark("engine process started")
+    start(self, inv)
+    def exited(pid=self._proc.pid):  # WNOWAIT: seen, not reaped (the runner still waits for it)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        mark("engine process exited")
+    threading.Thread(target=exited, daemon=True).start()
+base.EngineProcess.__init__ = started
+lines = base.EngineProcess.lines
+def read(self):
+    for line in lines(self):
+        mark("first engine line read")
+        yield line
+    mark("engine output ended")
+base.EngineProcess.lines = read
+@atexit.register
+def report():
+    mark("main returned")
+    print("TIMELINE " + json.dumps({"marks": marks, "spans": spans}), file=sys.stderr)
+sys.argv = ["railpack-tui", *sys.argv[1:]]
+cli.entry()
 """
+
+
+def _timeline(argv: list[str], env: dict) -> tuple[float, dict]:
+    env = dict(env, BENCH_T0=repr(time.time()))
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", TIMELINE, *argv[1:]], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, env=env)
+    wall = time.perf_counter() - t
+    line = next((ln for ln in p.stderr.splitlines() if ln.startswith("TIMELINE ")), None)
+    if p.returncode != 0 or line is None:
+        raise SystemExit(f"timeline build failed ({p.returncode}): {p.stderr[-2000:]}")
+    return wall, json.loads(line[len("TIMELINE "):])
+
+
+def _range(xs: list[float], fmt: str) -> str:
+    return f"{fmt.format(min(xs))}-{fmt.format(max(xs))}"
+
+
+class Setup:
+    def __init__(self, root: Path, info, cred, env: dict, ours_env: dict):
+        from railpack_tui.core import dockerconfig
+        from railpack_tui.core.builders import Builder
+        from railpack_tui.core.engines.buildkit import BuildKitEngine
+
+        self.root, self.info, self.env, self.ours_env = root, info, env, ours_env
+        self.cfg = dockerconfig.write([cred])
+        self.bare_env = dict(env, DOCKER_CONFIG=str(self.cfg))
+        self.engine = BuildKitEngine(Builder(addr=info.buildkit_host, source="flag"))
+
+    def project(self, lines: int) -> tuple[Path, str]:
+        from railpack_tui.core import example
+
+        project = self.root / f"project-{lines}"
+        project.mkdir()
+        shutil.copy2(example.find_busybox(), project / "busybox")
+        (project / "Dockerfile").write_text(DOCKERFILE.replace("{n}", str(lines)))
+        return project, f"{self.info.registry}/bench/overhead-{lines}:{uuid.uuid4().hex[:8]}"
+
+    def bare_argv(self, project: Path, ref: str, run_id: str) -> list[str]:
+        from railpack_tui.core.runner import BuildRequest
+
+        req = BuildRequest(path=str(project), cache_ref=ref, builder=self.info.buildkit_host, build_args={"RUN_ID": run_id})
+        return self.engine.invocation(req, str(self.cfg)).argv
+
+    def ours_argv(self, project: Path, ref: str, run_id: str) -> list[str]:
+        return [str(EXE), "build", str(project), "--builder", self.info.buildkit_host, "--cache-ref", ref,
+                "--build-arg", f"RUN_ID={run_id}", "--json"]
+
+
+def _measure(s: Setup, label: str, lines: int, pairs: int, show_argv: bool = False) -> dict:
+    print(f"\n## {label}: {lines:,} log lines, {pairs} pairs", flush=True)
+    project, ref = s.project(lines)
+    if show_argv:
+        print("bare:         " + " ".join(s.bare_argv(project, ref, "RUN_ID")))
+        print("railpack-tui: " + " ".join(s.ours_argv(project, ref, "RUN_ID")))
+    # warm-up (not counted): loads the context, fills the cache ref (and the bytecode cache)
+    stream: list[bytes] = []
+    _bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env, stream)
+    n, size, clipped = _log_lines(stream)
+    _, report = _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)
+    parser = _parser_alone(stream)
+    print(f"warm-up: the stream has {len(stream)} rawjson lines carrying {n:,} log lines ({size / 1e6:.1f} MB)"
+          f"{', CLIPPED by BuildKit' if clipped else ''}; railpack-tui: {report.get('status')}; "
+          f"parser alone over it: {parser * 1000:.0f} ms", flush=True)
+    ratios, diffs, bares, ourss = [], [], [], []
+    for i in range(pairs):
+        if i % 2 == 0:
+            b = _bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env)
+            o, report = _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)
+        else:
+            o, report = _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)
+            b = _bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env)
+        executed = report.get("summary", {}).get("executed")
+        bares.append(b)
+        ourss.append(o)
+        ratios.append(o / b)
+        diffs.append(o - b)
+        print(f"pair {i + 1} ({'bare first' if i % 2 == 0 else 'railpack-tui first'}): bare {b:.3f}s  "
+              f"railpack-tui {o:.3f}s  ratio {o / b:.3f}  +{(o - b) * 1000:.0f} ms  (executed steps: {executed})", flush=True)
+    return {"label": label, "lines": n, "bare": statistics.median(bares), "ours": statistics.median(ourss),
+            "ratio": statistics.median(ratios), "ratios": ratios, "overhead": statistics.median(diffs), "diffs": diffs,
+            "parser": parser, "project": project, "ref": ref}
+
+
+def _print_timeline(s: Setup, m: dict) -> None:
+    wall, tl = _timeline(s.ours_argv(m["project"], m["ref"], uuid.uuid4().hex), s.ours_env)
+    marks, spans = tl["marks"], tl["spans"]
+    print("\ntimeline of one railpack-tui build (ms after the process was spawned):")
+    for name, at in sorted(marks.items(), key=lambda kv: kv[1]):
+        print(f"  {at * 1000:7.0f}  {name}")
+    print(f"  {wall * 1000:7.0f}  process exited (as the parent saw it)")
+    for name, (a, b) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        print(f"  {a * 1000:7.0f} -{b * 1000:5.0f}  {name} ({(b - a) * 1000:.0f} ms)")
+    start, end = marks.get("engine process started"), marks.get("engine output ended")
+    if start is not None and end is not None:
+        print(f"  critical path outside BuildKit: {start * 1000:.0f} ms before the engine starts + "
+              f"{(wall - end) * 1000:.0f} ms after its output ends = {(start + wall - end) * 1000:.0f} ms")
+
+
+def _summary(m: dict) -> None:
+    verdict = "met" if m["ratio"] <= TARGET else f"MISSED by {m['ratio'] - TARGET:.2f}"
+    print(f"{m['label']}: bare median {m['bare']:.3f}s, railpack-tui median {m['ours']:.3f}s; median ratio "
+          f"{m['ratio']:.3f} (pairs {_range(m['ratios'], '{:.2f}')}; target <= {TARGET}: {verdict}); fixed overhead "
+          f"(ours minus bare, median of pairs) {m['overhead'] * 1000:.0f} ms ({_range([d * 1000 for d in m['diffs']], '{:.0f}')} ms); "
+          f"parser alone {m['parser'] * 1000:.0f} ms for {m['lines']:,} log lines")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--log-lines", type=int, default=120_000)
+    ap.add_argument("--heavy-log-lines", type=int, default=1_000_000, help="the second, labelled measurement (0: skip)")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="run railpack-tui with this shell's PYTHONDONTWRITEBYTECODE (every module compiled on every run)")
     ns = ap.parse_args()
 
-    from railpack_tui.core import dockerconfig, example, sandbox
-    from railpack_tui.core.builders import Builder
-    from railpack_tui.core.engines.buildkit import BuildKitEngine
-    from railpack_tui.core.runner import BuildRequest
+    from railpack_tui.core import dockerconfig, sandbox
 
     root = Path(tempfile.mkdtemp(prefix="rt-bench-build-", dir="/tmp"))
     sbx = root / "sandbox"
     info = None
-    cfg = None
+    s = None
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
+          f"on {os.cpu_count()} cores at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
     try:
         # buildkitd clips step logs (2 MiB, 200 KiB/s by default): lift that so all the lines flow
         os.environ["BUILDKIT_STEP_LOG_MAX_SIZE"] = "-1"
@@ -140,68 +319,49 @@ def main() -> int:
         print(f"sandbox up in {time.perf_counter() - t:.1f}s: buildkitd {info.buildkit_host}, registry {info.registry}")
         cred = sandbox.sandbox_credential(info)
         assert cred is not None, "the sandbox stored no credential"
-        project = root / "project"
-        project.mkdir()
-        shutil.copy2(example.find_busybox(), project / "busybox")
-        (project / "Dockerfile").write_text(DOCKERFILE.replace("{n}", str(ns.log_lines)))
-        ref = f"{info.registry}/bench/overhead:{uuid.uuid4().hex[:8]}"
         env = dict(os.environ)
         for k in ("CONFIG", "DATA", "STATE"):
             (root / k.lower()).mkdir()
             env[f"RAILPACK_TUI_{k}_DIR"] = str(root / k.lower())
         env["RAILPACK_TUI_SANDBOX_DIR"] = str(sbx)
         env.pop("BUILDKIT_HOST", None)
-        cfg = dockerconfig.write([cred])
-        bare_env = dict(env, DOCKER_CONFIG=str(cfg))
-        engine = BuildKitEngine(Builder(addr=info.buildkit_host, source="flag"))
+        ours_env = dict(env)
+        if ns.no_bytecode_cache:
+            print(f"bytecode: this shell's setting (PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', '')!r})")
+        else:
+            ours_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            ours_env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+            print("bytecode: a private cache for this run (as an installed copy has)")
+        s = Setup(root, info, cred, env, ours_env)
 
-        def bare_argv(run_id: str) -> list[str]:
-            req = BuildRequest(path=str(project), cache_ref=ref, builder=info.buildkit_host,
-                               build_args={"RUN_ID": run_id})
-            return engine.invocation(req, str(cfg)).argv
+        floor = _floor(ours_env)
+        print("floor (median of %d, same bytecode setting): " % FLOOR_RUNS
+              + "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in floor.items()), flush=True)
 
-        def ours_argv(run_id: str) -> list[str]:
-            return [str(EXE), "build", str(project), "--builder", info.buildkit_host, "--cache-ref", ref,
-                    "--build-arg", f"RUN_ID={run_id}", "--json"]
+        default = _measure(s, "issue setup", ns.log_lines, ns.pairs, show_argv=True)
+        _print_timeline(s, default)
+        heavy = _measure(s, "second measurement, heavier log", ns.heavy_log_lines, ns.pairs) if ns.heavy_log_lines else None
 
-        print("bare:         " + " ".join(bare_argv("RUN_ID")))
-        print("railpack-tui: " + " ".join(ours_argv("RUN_ID")))
-        # warm-up (not counted): pulls nothing (scratch), but loads the context and fills the cache ref
-        stream: list[bytes] = []
-        _bare(bare_argv(uuid.uuid4().hex), bare_env, stream)
-        n, size, clipped = _log_lines(stream)
-        _, report = _ours(ours_argv(uuid.uuid4().hex), env)
-        print(f"warm-up: the stream has {len(stream)} rawjson lines carrying {n} log lines ({size / 1e6:.1f} MB)"
-              f"{', CLIPPED by BuildKit' if clipped else ''}; railpack-tui: {report.get('status')}")
-        ratios, bares, ourss = [], [], []
-        for i in range(ns.pairs):
-            if i % 2 == 0:
-                b = _bare(bare_argv(uuid.uuid4().hex), bare_env)
-                o, report = _ours(ours_argv(uuid.uuid4().hex), env)
-            else:
-                o, report = _ours(ours_argv(uuid.uuid4().hex), env)
-                b = _bare(bare_argv(uuid.uuid4().hex), bare_env)
-            executed = report.get("summary", {}).get("executed")
-            bares.append(b)
-            ourss.append(o)
-            ratios.append(o / b)
-            print(f"pair {i + 1} ({'bare first' if i % 2 == 0 else 'railpack-tui first'}): bare {b:.3f}s  "
-                  f"railpack-tui {o:.3f}s  ratio {o / b:.3f}  (executed steps: {executed})", flush=True)
-        # where railpack-tui's time goes: one more build with the runner's phases timed in-process
-        p = subprocess.run([sys.executable, "-c", BREAKDOWN, str(project), info.buildkit_host, ref, uuid.uuid4().hex],
-                           capture_output=True, text=True, env=env)
-        if p.returncode == 0:
-            parts = json.loads(p.stdout.strip().splitlines()[-1])
-            print("breakdown of one railpack-tui build (in-process, ms): " +
-                  "; ".join(f"{k} {v * 1000:.0f}" for k, v in parts.items()))
-        med = statistics.median(ratios)
-        print(f"bare buildctl:  median {statistics.median(bares):.3f}s")
-        print(f"railpack-tui:   median {statistics.median(ourss):.3f}s")
-        print(f"median ratio {med:.3f}  (target <= 1.03: "
-              f"{'met' if med <= 1.03 else f'MISSED by {(med - 1.03) * 100:.1f} points'})")
+        print("\n## summary")
+        _summary(default)
+        if heavy:
+            _summary(heavy)
+            extra = heavy["lines"] - default["lines"]
+            if extra > 0:
+                per = (heavy["overhead"] - default["overhead"]) / extra * 100_000
+                print(f"per-line overhead: {per * 1000:+.0f} ms per 100k log lines beyond the fixed cost "
+                      f"(parser alone: {(heavy['parser'] - default['parser']) / extra * 100_000 * 1000:.0f} ms per 100k)")
+        allowed = (TARGET - 1) * default["bare"]
+        py = floor["python -c pass"]
+        print(f"floor: a ratio of {TARGET} on this {default['bare'] * 1000:.0f} ms build allows {allowed * 1000:.0f} ms of "
+              f"overhead; starting this Python and doing nothing takes {py * 1000:.0f} ms "
+              f"(ratio {(default['bare'] + py) / default['bare']:.3f} if that were all), "
+              f"`railpack-tui --version` {floor['railpack-tui --version'] * 1000:.0f} ms "
+              f"(ratio {(default['bare'] + floor['railpack-tui --version']) / default['bare']:.3f})")
+        print(f"load average at the end {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     finally:
-        if cfg is not None:
-            dockerconfig.remove(cfg)
+        if s is not None:
+            dockerconfig.remove(s.cfg)
         if info is not None:
             sandbox.down(sbx)
         shutil.rmtree(root, ignore_errors=True)

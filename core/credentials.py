@@ -141,8 +141,8 @@ def index_problem() -> str | None:
     return None
 
 
-def _read_index() -> list[dict]:
-    entries = _read_file().get("entries")
+def _read_index(data: dict | None = None) -> list[dict]:
+    entries = (_read_file() if data is None else data).get("entries")
     return [e for e in entries or [] if isinstance(e, dict) and e.get("host") and e.get("username")]
 
 
@@ -292,7 +292,11 @@ def list_saved() -> list[SavedName]:
 
 def usernames_for(host: str) -> list[str]:
     """Usernames saved for a registry, most recent first."""
-    entries = sorted((e for e in _read_index() if e["host"] == host), key=lambda e: e.get("saved_at") or 0, reverse=True)
+    return _usernames_in(_read_file(), host)
+
+
+def _usernames_in(index: dict, host: str) -> list[str]:
+    entries = sorted((e for e in _read_index(index) if e["host"] == host), key=lambda e: e.get("saved_at") or 0, reverse=True)
     return [e["username"] for e in entries]
 
 
@@ -371,8 +375,27 @@ def from_docker_config(host: str, config_file: Path | None = None, timeout: floa
 
 # --- one resolution for builds and checks ---------------------------------------------------------
 
+# The sandbox's state file and its password file (sandbox.STATE_FILE, sandbox.PASSWORD_FILE; a test
+# keeps them equal): read here directly because importing the sandbox module (urllib, http.client,
+# email, ssl, secrets) costs ~25 ms before every build's engine can start.
+SANDBOX_STATE_FILE = "sandbox.json"
+SANDBOX_PASSWORD_FILE = "registry-password"
+
+
 def _sandbox_credential(host: str) -> Credential | None:
-    from . import sandbox
+    try:
+        state = json.loads((paths.sandbox_dir() / SANDBOX_STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not host or state.get("registry") != host:
+        return None
+    if state.get("dir") and state.get("username"):
+        try:  # no keyring: `sandbox up` left the throwaway password in a 0600 file
+            password = (Path(state["dir"]) / SANDBOX_PASSWORD_FILE).read_text()
+            return Credential(host, state["username"], password, "sandbox")
+        except (OSError, TypeError):
+            pass
+    from . import sandbox  # kept in the keyring, or a state this shortcut does not know
 
     try:
         info = sandbox.load()
@@ -391,12 +414,13 @@ def for_registry(host: str, username: str | None = None, *, use_docker_config: b
     it (`use_docker_config`, default: their saved choice, see `set_docker_config_opt_in`) — their
     Docker config / credential helper. None when nothing is known.
     An unusable keyring is skipped here (not an error); `load` raises instead."""
+    index = _read_file()  # once: the Docker-config choice and the saved names
     if use_docker_config is None:
-        use_docker_config = docker_config_opted_in()
+        use_docker_config = bool(index.get("use_docker_config", False))
     cred = _session_for(host, username)
     if cred:
         return cred
-    users = [username] if username else usernames_for(host)
+    users = [username] if username else _usernames_in(index, host)
     if users and keyring_status().usable:  # asking for a backend is slow: only when a name is saved
         for user in users:
             try:

@@ -46,6 +46,40 @@ def _miss(kind: str, detail: str, files: list[str] | None = None, **extra) -> di
     return d
 
 
+class Earlier:
+    """A project's newest earlier runs, newest first, with their steps: read once per build (the
+    runner reads them in a thread while BuildKit builds) and searched in memory for every root miss;
+    the history is asked again only for what lies beyond them. `parsed` keeps each compared run's
+    context with its Dockerfile parsed, the newest run's read up front."""
+
+    LIMIT = 50
+
+    def __init__(self, history, project: str, before: int | None = None):
+        self.history = history
+        self.project = project
+        self.runs = history.previous_runs(project, before, limit=self.LIMIT) if project else []
+        self.complete = len(self.runs) < self.LIMIT  # every earlier run of the project is in `runs`
+        self.parsed: dict = {}
+        if self.runs:
+            self.context(self.runs[0])
+
+    def context(self, run) -> tuple[dict, dockerfile_mod.Dockerfile | None]:
+        """(context, parsed Dockerfile) of an earlier run."""
+        if run.id not in self.parsed:
+            context = run.context() or {}
+            self.parsed[run.id] = (context, _parse(context.get("dockerfile_text")))
+        return self.parsed[run.id]
+
+    def current(self, history, project: str, before: int | None) -> bool:
+        """Still what the history holds before `before` (no run of the project recorded since)?"""
+        newest = self.runs[0].id if self.runs else None
+        return history is self.history and project == self.project and history.newest_run_id(project, before) == newest
+
+    def with_step(self, match):
+        """The newest run with a step for which match(step) holds, and whether the search was complete."""
+        return next((r for r in self.runs if any(match(s) for s in r.steps)), None), self.complete
+
+
 @dataclass
 class _Ctx:
     model: object
@@ -55,17 +89,13 @@ class _Ctx:
     project: str
     run_id: int | None
     df: dockerfile_mod.Dockerfile | None
-    # read once per build, not once per root miss: an earlier run's context (its Dockerfile parsed)
-    # and this build's files in the shape history stores
-    previous: dict = field(default_factory=dict)
+    earlier: Earlier
+    # this build's files in the shape history stores, converted once per build
     files: dict | None = None
 
     def previous_context(self, run) -> tuple[dict, dockerfile_mod.Dockerfile | None]:
         """(context, parsed Dockerfile) of an earlier run."""
-        if run.id not in self.previous:
-            context = run.context() or {}
-            self.previous[run.id] = (context, _parse(context.get("dockerfile_text")))
-        return self.previous[run.id]
+        return self.earlier.context(run)
 
     def snapshot_files(self) -> dict:
         if self.files is None:
@@ -74,8 +104,11 @@ class _Ctx:
         return self.files
 
 
-def annotate(model, snapshot, history, request_info) -> None:
-    """Set `step.miss` on every executed step of `model` (None on the others)."""
+def annotate(model, snapshot, history, request_info, earlier: Earlier | None = None) -> None:
+    """Set `step.miss` on every executed step of `model` (None on the others). Compared with the
+    runs before `request_info["run_id"]` (the model's run when it was recorded here), else with
+    every run in the history: the runner explains a build before recording it, with its misses.
+    `earlier`: the project's earlier runs read ahead (used when the history has not moved since)."""
     from . import history as history_mod
 
     if not isinstance(history, history_mod.History):
@@ -84,7 +117,9 @@ def annotate(model, snapshot, history, request_info) -> None:
     project = history_mod._norm(info.get("project") or (snapshot.project_path if snapshot else ""))
     run_id = info.get("run_id") or history.run_id_of(model)
     df = snapshot.dockerfile() if snapshot is not None else None
-    ctx = _Ctx(model, snapshot, history, info, project, run_id, df)
+    if earlier is None or not earlier.current(history, project, run_id):
+        earlier = Earlier(history, project, run_id)
+    ctx = _Ctx(model, snapshot, history, info, project, run_id, df, earlier)
     steps = list(getattr(model, "steps", []) or [])
     executed = [s for s in steps if s.state in ("executed", "error")]
     for s in steps:
@@ -155,20 +190,26 @@ def _find_previous(ctx: _Ctx, step):
     """(run, its step record, how matched) for the newest earlier build after which this step was in
     the cache (cached, or executed: its result was stored): by name; else by stage + instruction
     text (its index moved because a step was added or removed before it); else by stage + index
-    (its text changed)."""
+    (its text changed). The earlier runs read ahead are searched first, the history beyond them."""
     h = ctx.history
     if not ctx.project:
         return None, None, None
-    by_name = h.previous_with_cached_step(ctx.project, step.name, ctx.run_id)
+    by_name, complete = ctx.earlier.with_step(lambda s: s.name == step.name and s.state in IN_CACHE)
+    if by_name is None and not complete:
+        by_name = h.previous_with_cached_step(ctx.project, step.name, ctx.run_id)
     if by_name:
         return by_name, by_name.step(step.name), "name"
     text = _text(step.name)
-    for run in h.previous_runs(ctx.project, ctx.run_id, limit=50):
+    for run in ctx.earlier.runs:
         for old in run.steps:
             if old.state in IN_CACHE and (old.stage or "") == (step.stage or "") and _text(old.name) == text:
                 return run, old, "text"
     if step.index is not None:
-        by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id)
+        stage = step.stage or ""
+        by_pos, complete = ctx.earlier.with_step(
+            lambda s: (s.stage or "") == stage and s.index == step.index and s.state in IN_CACHE)
+        if by_pos is None and not complete:
+            by_pos = h.previous_with_step_at(ctx.project, step.stage, step.index, ctx.run_id)
         if by_pos:
             return by_pos, by_pos.step_at(step.stage, step.index), "position"
     return None, None, None
@@ -183,7 +224,7 @@ def _spec(df: dockerfile_mod.Dockerfile | None, stage: str | None, index: int | 
 def _explain_root(ctx: _Ctx, step) -> dict:
     prev, prev_step, how = _find_previous(ctx, step)
     if prev is None:
-        earlier = ctx.history.previous_runs(ctx.project, ctx.run_id, limit=1) if ctx.project else []
+        earlier = ctx.earlier.runs[:1]
         if not earlier:
             return _miss("first-build", "the first recorded build of this project: nothing to compare with")
         return _miss("first-build", "no earlier build of this project ran this step: nothing to compare with",

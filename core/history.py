@@ -235,18 +235,21 @@ class History:
                     "INSERT INTO contexts (run_id, kind, dockerfile_text, dockerignore, ignored, files) VALUES (?,?,?,?,?,?)",
                     (run_id, snapshot.kind, snapshot.dockerfile_text, snapshot.dockerignore, snapshot.ignored,
                      zlib.compress(json.dumps(files, separators=(",", ":")).encode())))
+            self._prune(project, KEEP_CONTEXTS)  # in the same transaction: one commit per build
         self._remember(model, run_id)
-        self.prune_contexts(project)
         return run_id
 
     def prune_contexts(self, project_path, keep: int = KEEP_CONTEXTS) -> int:
         """Drop the context manifests of all but the newest `keep` runs of a project (they are the
         bulk of the database); returns how many were dropped."""
         with self._lock, self.conn:
-            cur = self.conn.execute(
-                "DELETE FROM contexts WHERE run_id IN (SELECT id FROM runs WHERE project = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
-                (_norm(project_path), int(keep)))
-            return cur.rowcount
+            return self._prune(_norm(project_path), keep)
+
+    def _prune(self, project: str, keep: int) -> int:
+        cur = self.conn.execute(
+            "DELETE FROM contexts WHERE run_id IN (SELECT id FROM runs WHERE project = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            (project, int(keep)))
+        return cur.rowcount
 
     def _remember(self, model, run_id: int) -> None:
         try:
@@ -282,6 +285,13 @@ class History:
         with self._lock:
             r = self.conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
             return self._run(r, True) if r else None
+
+    def newest_run_id(self, project_path, before_run_id: int | None = None) -> int | None:
+        """The id of the project's newest run (before `before_run_id`), None when it has none."""
+        with self._lock:
+            r = self.conn.execute("SELECT MAX(id) FROM runs WHERE project = ? AND id < ?",
+                                  (_norm(project_path), int(before_run_id) if before_run_id is not None else 2 ** 62)).fetchone()
+        return r[0] if r else None
 
     def previous_runs(self, project_path, before_run_id: int | None = None, limit: int = 50) -> list[Run]:
         """Earlier runs of a project, newest first."""
@@ -399,6 +409,9 @@ def _check_and_migrate(conn: sqlite3.Connection) -> None:
         with conn:
             conn.executescript("BEGIN;" + MIGRATIONS[v] + f";PRAGMA user_version = {v + 1};COMMIT;")
     conn.execute("PRAGMA journal_mode = WAL")
+    # WAL + NORMAL: a commit does not wait for fsync (the WAL is synced at checkpoints). The database
+    # stays consistent on any crash; only a power loss may drop the last recorded builds.
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def _set_aside(path: Path) -> Path | None:

@@ -137,12 +137,18 @@ class ProjectSnapshot:
         return cls(**d)
 
     def dockerfile(self) -> dockerfile_mod.Dockerfile | None:
+        """`dockerfile_text` parsed (None when absent or unreadable); parsed once per text."""
         if not self.dockerfile_text:
             return None
+        cached = self.__dict__.get("_parsed")  # not a field: never in to_json/asdict
+        if cached is not None and cached[0] is self.dockerfile_text:
+            return cached[1]
         try:
-            return dockerfile_mod.parse(self.dockerfile_text)
+            parsed = dockerfile_mod.parse(self.dockerfile_text)
         except BadInput:
-            return None
+            parsed = None
+        self._parsed = (self.dockerfile_text, parsed)
+        return parsed
 
 
 def _sha256_file(path: Path) -> str:
@@ -264,15 +270,21 @@ def snapshot(project: Project, build_args: dict) -> ProjectSnapshot:
             text = df_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read {df_path}: {exc}.", fix="check the file's permissions and encoding") from None
-        try:
-            parsed = dockerfile_mod.parse(text)
-        except BadInput:
-            parsed = None  # BuildKit will say what is wrong with it
+        if project.parsed is not None and project.parsed.text == text:
+            parsed = project.parsed  # detect() parsed this very text
+        else:
+            try:
+                parsed = dockerfile_mod.parse(text)
+            except BadInput:
+                parsed = None  # BuildKit will say what is wrong with it
         for s in parsed.stages if parsed else []:
             if s.base_stage is None and not s.is_scratch:
                 bases[s.display or "(single stage)"] = s.base
     rev, dirty = git_state(context)
-    return ProjectSnapshot(project_path=str(context), kind=project.kind, taken_at=time.time(), files=files,
+    snap = ProjectSnapshot(project_path=str(context), kind=project.kind, taken_at=time.time(), files=files,
                            ignored=ignored, dockerignore=used, dockerfile_text=text,
                            build_args={str(k): str(v) for k, v in (build_args or {}).items()},
                            git_rev=rev, git_dirty=dirty, base_images=bases)
+    if text is not None:
+        snap._parsed = (text, parsed)  # explain asks snapshot.dockerfile(): no third parse
+    return snap

@@ -6,12 +6,17 @@
     run.cancel()                                 # from any thread: the build stops within seconds
     result = run.wait()                          # BuildResult: model, run_id, report(), ...
 
-Order of work: resolve and probe the builder (seconds, never a hang) -> snapshot the project ->
-credentials for every registry the build touches, written to a temporary Docker config -> the
-engine's preparation and process -> every output line into the BuildModel -> finish the model ->
-history and miss explanations. The temporary Docker config is removed in `finally` (also on
-cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the engine's
-process group too.
+Order of work, with only what the engine's command needs before it starts: resolve the builder
+-> credentials for every registry the build touches, written to a temporary Docker config -> the
+engine's process. Alongside: the builder probe (`builders.check`, a thread started before the
+credentials; the engine's output is read only once it passed, and a failed probe stops the engine
+and is the run's error, exactly as when it ran first) and, while BuildKit builds, a second thread
+with the project snapshot (what the build context was when the build started), the history
+database and the project's earlier runs. Then every output line into the BuildModel -> finish
+the model -> miss explanations and the history record. Engines with a preparation step (buildx,
+railpack) wait for the probe before preparing. The temporary Docker config is removed in `finally`
+(also on cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the
+engine's process group too.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -213,18 +217,27 @@ def _credential_for(host: str):
     return cred if cred is not None and cred.host == host else None
 
 
-def _after_build(request: BuildRequest, model, snapshot, notes: list[str]) -> int | None:
-    """Record the build in the history, then explain its misses (explain reads that history).
-    Neither may fail a build: a problem becomes a note (and a crash log entry)."""
+def _after_build(request: BuildRequest, model, snapshot, notes: list[str], prepared: "_Prepared | None" = None) -> int | None:
+    """Explain the build's misses (against the earlier runs in the history), then record it with its
+    explanations in one transaction. Neither may fail a build: a problem becomes a note (and a crash
+    log entry); a failed explanation never costs the record."""
     from . import explain, history
 
     info = request.to_info()
     run_id = None
     try:
-        run_id = history.record(info, model, snapshot)
-        notes.extend(history.default().notices[-1:] if run_id is None else [])
+        db = history.default()
         if snapshot is not None:
-            explain.annotate(model, snapshot, history.default(), {**info, "run_id": run_id})
+            extra = {"debug_addr": prepared.debug_addr} if prepared is not None and prepared.debug_addr is not False else {}
+            try:
+                explain.annotate(model, snapshot, db, {**info, **extra},
+                                 earlier=prepared.earlier if prepared is not None else None)
+            except Exception as exc:  # noqa: BLE001 - the build is still recorded
+                from .crashlog import record as crash
+
+                notes.append(f"explanations unavailable for this build ({type(exc).__name__}: {exc}); details in {crash(exc)}")
+        run_id = history.record(info, model, snapshot)
+        notes.extend(db.notices[-1:] if run_id is None else [])
     except Exception as exc:  # noqa: BLE001 - reported, never raised into a finished build
         from .crashlog import record as crash
 
@@ -242,6 +255,97 @@ def _snapshot(request: BuildRequest, notes: list[str]):
         return None
 
 
+def _writes_into_context(request: BuildRequest) -> bool:
+    """Does the build write files into its own context (a local --output inside the project)?
+    Then the snapshot is taken before the build starts, not while it runs."""
+    out = request.output
+    if not out or out == "none" or out.startswith("push="):
+        return False
+    dest = Path(out).expanduser().resolve()
+    project = request.project_dir()
+    return dest == project or project in dest.parents
+
+
+def _has_preparation(engine) -> bool:
+    from .engines.base import Engine
+
+    return type(engine).prepare is not Engine.prepare
+
+
+class _Probe:
+    """`builders.check` in a thread: the build starts while the builder is probed."""
+
+    def __init__(self, builder: builders.Builder):
+        self.error: BaseException | None = None
+        self.consumed = False
+        self._done = threading.Event()
+        threading.Thread(target=self._run, args=(builder,), name="railpack-tui-probe", daemon=True).start()
+
+    def _run(self, builder: builders.Builder) -> None:
+        try:
+            builders.check(builder)
+        except BaseException as exc:  # noqa: BLE001 - raised in the build thread by result()
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> None:
+        """Wait for the probe (bounded by its own timeout); raise its error if the builder failed it."""
+        self._done.wait()
+        self.consumed = True
+        if self.error is not None:
+            raise self.error
+
+
+class _Prepared:
+    """What the build's result needs but its start does not, done in a thread while BuildKit
+    builds: the project snapshot (unless taken before the start), the history database with the
+    project's earlier runs, the builder's cache-debug address, and the modules that use them."""
+
+    def __init__(self, request: BuildRequest, snapshot_now: bool, taken: threading.Event):
+        self.request = request
+        self.notes: list[str] = []
+        self.taken = taken
+        self.snapshot = _snapshot(request, self.notes) if snapshot_now else None
+        self._snapshot_taken = snapshot_now
+        if snapshot_now:
+            taken.set()
+        self.earlier = None
+        self.debug_addr: str | None | bool = False  # False: not looked up
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="railpack-tui-prepare", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if not self._snapshot_taken:
+            try:
+                self.snapshot = _snapshot(self.request, self.notes)
+            except Exception as exc:  # noqa: BLE001 - a bug here costs the explanations, not the build
+                from .crashlog import record as crash
+
+                self.notes.append(f"no project snapshot, so no miss explanations ({type(exc).__name__}: {exc}); "
+                                  f"details in {crash(exc)}")
+            self.taken.set()
+        if self.snapshot is None:
+            return
+        try:  # only a head start: _after_build does whatever is missing here
+            from . import cachedebug, explain, history
+
+            info = self.request.to_info()
+            self.earlier = explain.Earlier(history.default(), history._norm(info["project"]))
+            self.debug_addr = cachedebug.debug_addr(info)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def join(self):
+        """The snapshot (None without one), once the thread is done."""
+        if self._thread is not None:
+            self._thread.join()
+        return self.snapshot
+
+
 class BuildRun:
     """One build. Thread-safe `cancel()`; `on_event` is called from the thread running the build."""
 
@@ -256,6 +360,8 @@ class BuildRun:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self.docker_config: Path | None = None  # while the build runs (tests check it is gone after)
+        # set once the project snapshot is taken (while the build starts), or when the run ends without one
+        self.snapshot_taken = threading.Event()
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> "BuildRun":
@@ -301,55 +407,67 @@ class BuildRun:
         notes: list[str] = []
         snapshot = None
         run_id = None
+        probe: _Probe | None = None
+        prepared: _Prepared | None = None
         try:
-            from .model import BuildModel
-
-            req.validate()
-            self.model = BuildModel(format="rawjson")
-            self._check_cancel()
-            self.builder = builders.resolve(req.builder, tls=req.tls())
-            self._phase(f"checking builder {self.builder.display}")
-            if self.builder.addr is None and req.engine != "buildx":
-                from .engines.buildx import as_buildkit_builder
-
-                self.builder = as_buildkit_builder(self.builder.buildx_name or "")
-            if self.builder.addr is not None:
-                builders.check(self.builder)
-            engine = make_engine(req.engine, self.builder)
-            command = engine.command_line(req)
-            self._check_cancel()
-            snapshot = _snapshot(req, notes)
-            creds = []
-            for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
-                cred = _credential_for(host)
-                if cred is not None:
-                    creds.append(cred)
-                else:
-                    notes.append(f"no saved credential for {host}: the build talks to it anonymously")
-            # never shown in logs or errors; None (no per-line check) when the build holds no secret
-            self.model.masker = masking.Masker(c.password for c in creds) or None
-            masking.remember(c.password for c in creds)
-            cfg = dockerconfig.write(creds)
-            self.docker_config = cfg
             try:
+                from .model import BuildModel
+
+                req.validate()
+                self.model = BuildModel(format="rawjson")
                 self._check_cancel()
-                engine.prepare(req, str(cfg), self._phase)
+                self.builder = builders.resolve(req.builder, tls=req.tls())
+                self._phase(f"checking builder {self.builder.display}")
+                if self.builder.addr is None and req.engine != "buildx":
+                    from .engines.buildx import as_buildkit_builder
+
+                    self.builder = as_buildkit_builder(self.builder.buildx_name or "")
+                if self.builder.addr is not None:
+                    probe = _Probe(self.builder)
+                engine = make_engine(req.engine, self.builder)
                 command = engine.command_line(req)
+                if probe is not None and _has_preparation(engine):
+                    probe.result()  # a dead builder fails before a long preparation
                 self._check_cancel()
-                self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
-                                        ignore_export_error=req.ignore_export_error)
-                self._phase(f"building with {engine.name} on {self.builder.display}")
-                self._proc = engine.start(req, str(cfg))
-                if self._cancel.is_set():
-                    self._proc.cancel()
-                rc = self._pump(self._proc, tail)
-                lost = "\n".join([self.model.error or ""] + tail[-5:])
-                if rc and not self._cancel.is_set() and builders.connection_lost(lost):
-                    error = builders.lost_error(self.builder, self.model.error or tail[-1])
-            finally:
-                dockerconfig.remove(cfg)
-                engine.cleanup()
-            notes += engine.notes
+                prepared = _Prepared(req, _writes_into_context(req), self.snapshot_taken)
+                creds = []
+                for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
+                    cred = _credential_for(host)
+                    if cred is not None:
+                        creds.append(cred)
+                    else:
+                        notes.append(f"no saved credential for {host}: the build talks to it anonymously")
+                # never shown in logs or errors; None (no per-line check) when the build holds no secret
+                self.model.masker = masking.Masker(c.password for c in creds) or None
+                masking.remember(c.password for c in creds)
+                cfg = dockerconfig.write(creds)
+                self.docker_config = cfg
+                try:
+                    self._check_cancel()
+                    engine.prepare(req, str(cfg), self._phase)
+                    command = engine.command_line(req)
+                    self._check_cancel()
+                    self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
+                                            ignore_export_error=req.ignore_export_error)
+                    self._proc = engine.start(req, str(cfg))
+                    if self._cancel.is_set():
+                        self._proc.cancel()
+                    prepared.start()
+                    if probe is not None and not probe.consumed:
+                        self._await_probe(probe)
+                    self._phase(f"building with {engine.name} on {self.builder.display}")
+                    rc = self._pump(self._proc, tail)
+                    lost = "\n".join([self.model.error or ""] + tail[-5:])
+                    if rc and not self._cancel.is_set() and builders.connection_lost(lost):
+                        error = builders.lost_error(self.builder, self.model.error or tail[-1])
+                finally:
+                    dockerconfig.remove(cfg)
+                    engine.cleanup()
+                notes += engine.notes
+            except BaseException:
+                if probe is not None and not probe.consumed:
+                    probe.result()  # the builder's error comes first, as when it was probed first
+                raise
         except _Cancelled:
             pass
         except RailpackTuiError as exc:
@@ -362,22 +480,39 @@ class BuildRun:
             if self._proc is not None:
                 self._proc.cancel()
         cancelled = self._cancel.is_set()
+        if prepared is not None:
+            snapshot = prepared.join()  # never left running: it may run git
+            notes[:0] = prepared.notes  # the snapshot's notes first, where they were when it was taken first
         if self.model is not None:
             self.model.finish(returncode=rc, cancelled=cancelled)
             if rc is not None:
-                run_id = _after_build(req, self.model, snapshot, notes)
+                run_id = _after_build(req, self.model, snapshot, notes, prepared)
             self.on_event(RunEvent("progress", changes=self.model.drain_changes()))
         self.result = BuildResult(request=req, model=self.model, engine=req.engine,
                                   builder=self.builder.display if self.builder else (req.builder or ""),
-                                  run_id=run_id if run_id is not None else uuid.uuid4().hex[:12], started_at=started,
+                                  run_id=run_id if run_id is not None else os.urandom(6).hex(), started_at=started,
                                   duration_s=time.monotonic() - t0, returncode=rc, cancelled=cancelled,
                                   command_line=self.model.masker.text(command) if self.model is not None and self.model.masker
                                   else command, output_tail=tail[-20:], error=error, notes=notes,
                                   plan_steps=dict(getattr(engine, "step_for_vertex", {}) or {}),
                                   plan=getattr(engine, "plan", None))
+        self.snapshot_taken.set()
         self._done.set()
         self.on_event(RunEvent("finished", result=self.result))
         return self.result
+
+    def _await_probe(self, probe: _Probe) -> None:
+        """The engine started before the probe answered: its output is read only once the builder
+        passed. A failed probe stops the engine (and waits for its process group) and is raised."""
+        try:
+            probe.result()
+        except BaseException:
+            proc = self._proc
+            proc.cancel()
+            for _ in proc.lines():  # drained, so it is never stuck writing to a full pipe
+                pass
+            proc.wait()
+            raise
 
     def _pump(self, proc, tail: list[str]) -> int:
         sink = open(self.request.progress_file, "w", buffering=1) if self.request.progress_file else None  # line-buffered: tail -f works

@@ -119,10 +119,21 @@ class EngineProcess:
 
     def _reap_group(self) -> None:
         # buildctl/buildx leave no children of their own, but make sure the group is gone
-        if group_alive(self.pgid):
+        # (no member at all, not even a zombie: killpg says so without reading every /proc entry)
+        if _group_has_members(self.pgid) and group_alive(self.pgid):
             _stop_group(self.pgid, lambda: None)
         with _live_lock:
             _live_groups.discard(self.pgid)
+
+
+def _group_has_members(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _enlarge_pipe(stream) -> None:
