@@ -248,3 +248,12 @@ def test_corrupt_sandbox_state(content, world):
     check(r, 1)
     assert json.loads(r.stdout)["running"] is False
     check(run(world, ["build", str(world / "ok")]), 3, "no builder", "sandbox up")
+
+
+def test_registry_list_without_a_keyring_marks_keyring_logins_unavailable(world):
+    """A login saved in a keyring earlier (its name is in the index) cannot be read in a session
+    without one: `registry list` said "keyring" under "no OS keyring is available"."""
+    (world / "config" / "credentials.json").write_text(json.dumps({"entries": [{"host": "ghcr.example.org", "username": "bob"}]}))
+    out = check(run(world, ["registry", "list"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"), 0)
+    row = next(line for line in out.splitlines() if "ghcr.example.org" in line)
+    assert "bob" in row and "unavailable" in row, out

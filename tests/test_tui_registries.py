@@ -296,3 +296,15 @@ async def test_a_highlighted_saved_login_is_described_not_shown_by_its_row_key(t
         table.move_cursor(row=table.get_row_index(REF))
         await settle(pilot)
         assert REF in str(app.screen.query_one("#checks-heading").render())
+
+
+async def test_a_login_saved_in_a_keyring_this_session_cannot_open_is_not_shown_as_usable(tmp_path, isolated):
+    """The names index remembers logins saved in a keyring; without a usable keyring now (another
+    session, no Secret Service) their secret cannot be read: the row said "keyring" in green under
+    the NO KEYRING banner."""
+    credentials.save(credentials.Credential("ghcr.example.org", "bob", SECRET))
+    keyring.set_keyring(fail.Keyring())  # the next session has no Secret Service
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await _on_the_saved_login_row(pilot)
+        assert str(table.get_row("login:ghcr.example.org:bob")[2]) == "keyring (unavailable)"

@@ -116,7 +116,8 @@ def list_(args) -> int:
     if not saved:
         print("no saved registry credentials (add one: railpack-tui registry login REF --username U --password-stdin)")
     for s in saved:
-        print(f"  {s.host:<40} {s.username:<24} {s.store}")
+        store = f"{s.store} (unavailable: no usable keyring now)" if s.store == "keyring" and not st.usable else s.store
+        print(f"  {s.host:<40} {s.username:<24} {store}")
     return 0
 
 

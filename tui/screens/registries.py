@@ -161,13 +161,19 @@ class RegistriesScreen(StateScreen):
         key = self._cursor_key()
         return next((s for s in self.entries() if s.ref == key), None)
 
+    def _store_cell(self, store: str) -> Text:
+        if store == "session":
+            return Text("session", style="yellow")
+        if self.keyring is not None and not self.keyring.usable:  # saved in a keyring this session cannot open
+            return Text("keyring (unavailable)", style="yellow")
+        return Text("keyring", style="green")
+
     def _secret_cell(self, saved: SavedRef) -> Text:
         host = registry_of(saved.ref)
         stores = {n.store for n in self.saved_names if n.host == host and (not saved.username or n.username == saved.username)}
-        if "session" in stores:
-            return Text("session", style="yellow")
-        if "keyring" in stores:
-            return Text("keyring", style="green")
+        for store in ("session", "keyring"):
+            if store in stores:
+                return self._store_cell(store)
         sandbox = getattr(self.app_state(), "sandbox", None)
         if sandbox is not None and getattr(sandbox, "registry", None) == host:
             return Text("sandbox", style="cyan")
@@ -200,7 +206,7 @@ class RegistriesScreen(StateScreen):
             table.add_row(label, saved.username or Text("anonymous", style="dim"), self._secret_cell(saved),
                           self._last_cell(saved.ref), key=saved.ref)
         for login in self.logins_without_ref():
-            store = Text(login.store, style="yellow" if login.store == "session" else "green")
+            store = self._store_cell(login.store)
             table.add_row(Text.assemble(login.host, ("  saved login: e adds a cache ref on it", "dim")), login.username,
                           store, Text("—", style="dim"), key=f"login:{login.host}:{login.username}")
         if table.row_count == 0:
