@@ -257,3 +257,10 @@ def test_registry_list_without_a_keyring_marks_keyring_logins_unavailable(world)
     out = check(run(world, ["registry", "list"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"), 0)
     row = next(line for line in out.splitlines() if "ghcr.example.org" in line)
     assert "bob" in row and "unavailable" in row, out
+
+
+def test_registry_test_with_a_username_and_no_keyring_names_password_stdin(world):
+    """Exit 3 (no keyring), and the fix names the way that works right now: the password on stdin."""
+    r = run(world, ["registry", "test", "127.0.0.1:1/x:y", "--username", "bob"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    out = check(r, 3, "no usable keyring")
+    assert "registry test 127.0.0.1:1/x:y --username bob --password-stdin" in out, out

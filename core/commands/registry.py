@@ -129,7 +129,12 @@ def _credential_for_test(args, ref: refs.Reference) -> credentials.Credential | 
     use_docker = True if getattr(args, "docker_config", False) else None  # None: the user's saved choice
     cred = credentials.for_registry(ref.registry, args.username, use_docker_config=use_docker)
     if cred is None and args.username:
-        credentials.require_keyring()  # exit 3: the saved password can only come from a keyring
+        try:
+            credentials.require_keyring()  # exit 3: the saved password can only come from a keyring
+        except credentials.NoKeyring as err:  # for this one test, the password can also come on stdin
+            err.fix = (f"pipe the password in for this test: printf %s \"$PASSWORD\" | railpack-tui registry test {args.ref} "
+                       f"--username {args.username} --password-stdin; or {err.fix}")
+            raise
         raise BadInput(f"No password is saved for {args.username}@{ref.registry}.",
                        fix=f"run `railpack-tui registry login {ref.registry} --username {args.username} --password-stdin`, or add --password-stdin")
     return cred
