@@ -155,3 +155,15 @@ def test_two_ups_at_once_share_one_sandbox(private_sandbox):
     assert _daemons_of(d) == sorted([infos[0]["buildkitd"]["pid"], infos[0]["registry_daemon"]["pid"]])
     st = _cli(d, "status", "--json")
     assert st.returncode == 0 and json.loads(st.stdout)["registry"] == infos[0]["registry"]
+
+
+def test_env_json_is_json(sandbox, capsys):
+    """`sandbox env --json` printed the shell `export` lines (only its error was JSON)."""
+    from railpack_tui.core import cli
+
+    assert cli.main(["sandbox", "env", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {"ok": True, "env": {"BUILDKIT_HOST": sandbox.buildkit_host, "RAILPACK_TUI_SANDBOX_REGISTRY": sandbox.registry}}
+    assert cli.main(["sandbox", "env"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"export BUILDKIT_HOST={sandbox.buildkit_host}",
+                                                    f"export RAILPACK_TUI_SANDBOX_REGISTRY={sandbox.registry}"]

@@ -59,6 +59,10 @@ def run(args) -> int:
             from ..errors import EnvironmentProblem
 
             raise EnvironmentProblem("the sandbox is not running.", fix="railpack-tui sandbox up")
-        print("\n".join(sandbox.env_lines(info)))
+        if args.json:  # the same variables, for a script that asked for JSON
+            print(json.dumps({"ok": True, "env": {"BUILDKIT_HOST": info.buildkit_host,
+                                                  "RAILPACK_TUI_SANDBOX_REGISTRY": info.registry}}))
+        else:
+            print("\n".join(sandbox.env_lines(info)))
         return 0
     return 2
