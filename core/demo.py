@@ -90,8 +90,7 @@ def run_demo(path: str, cache_ref: str, engine: str = "buildkit", builder: str |
              on_event: Callable[[runner.RunEvent], None] | None = None) -> DemoResult:
     base = runner.BuildRequest(path=path, cache_ref=cache_ref, engine=engine, builder=builder, mode="max").validate()
     b = builders.resolve(builder)
-    if b.addr is not None:
-        builders.check(b)
+    builders.check(b)  # an address or a buildx builder name: refused here, before any prune
     pruned = []
     on_phase(f"pruning the local cache of {b.display} (cold start)")
     pruned.append(prune(b))

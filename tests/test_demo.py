@@ -86,3 +86,18 @@ def test_demo_text_report_when_the_cold_build_fails(sandbox, sandbox_credential,
     assert "warm: not run (the cold build failed)" in out
     error_lines = [ln for ln in out.splitlines() if ln.startswith("cold build error: ")]
     assert len(error_lines) == 1 and "not-in-the-context.txt" in error_lines[0], out
+
+
+def test_demo_with_an_unknown_buildx_builder_says_so_before_pruning(small, capsys):
+    """It failed in the prune instead: 'pruning the cache of buildx:nosuch failed ... Fix: check
+    that the builder is reachable (railpack-tui sandbox status)'."""
+    from railpack_tui.core import tools
+
+    if tools.find("docker") is None:
+        pytest.skip("docker (with buildx) is not installed")
+    code, out = _cli(capsys, "demo", str(small), "--cache-ref", "127.0.0.1:1/x:y", "--builder", "no-such-builder-here",
+                     "--json")
+    assert code == 3, out
+    error = json.loads(out)["error"]
+    assert "no buildx builder named 'no-such-builder-here'" in error["message"] and "prun" not in error["message"]
+    assert "docker buildx ls" in error["message"]
