@@ -260,3 +260,22 @@ def test_the_fast_cell_path_renders_what_rich_renders():
     dim = Text("[2/2] RUN pending")
     dim.stylize("dim")
     assert cell_segments(dim, 30, pre, console) is None  # spans take Rich's path
+
+
+async def test_following_scrolls_in_jumps_and_the_user_scrolls_line_by_line():
+    app = TableApp()
+    async with app.run_test(size=(110, 12)) as pilot:  # header + 11 rows
+        table = app.query_one(StepTable)
+        await shown(pilot, table, done_steps(40), 200.0)
+        table.select_key("s11")  # the screen follows the running step below the view
+        await pilot.pause()
+        assert table.scroll_y == 11 - 11 // 4  # it lands a quarter of the way down
+        for i in range(12, 20):  # the next steps are in view already: no scroll, no repaint of the rest
+            table.select_key(f"s{i}")
+            await pilot.pause()
+            assert table.scroll_y == 9
+        table.focus()
+        await pilot.press("down")  # s20 is just below the view: the user scrolls by one line
+        await pilot.pause()
+        assert table.cursor_row == 20 and table.scroll_y == 10
+        assert "RUN step number 20" in screen_lines(app)[-1]

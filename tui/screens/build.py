@@ -309,14 +309,16 @@ class BuildScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # focus now, not through a deferred call: the footer's bindings then change before the
+        # key's first frame, instead of costing a second layout and frame after it
+        self.set_focus(box)
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
         if box.display:
             box.value = ""
             box.display = False
-            self.query_one("#steps", StepTable).focus()
+            self.set_focus(self.query_one("#steps", StepTable))  # now: see action_filter
         elif not self.follow and self.job is not None and self.job.running:
             self.follow = True
             self._follow_running()

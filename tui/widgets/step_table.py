@@ -315,6 +315,7 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
             self.call_after_refresh(self._settle)
 
     _settling = False
+    _jump = False  # the last cursor move was the screen following the running step
 
     def _settle(self) -> None:
         self._settling = False
@@ -433,13 +434,19 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
         if index is None:
             return False
         if index != self._cursor:
-            self.move_cursor(row=index)
+            self.move_cursor(row=index, jump=True)
         return True
 
-    def move_cursor(self, *, row: int | None = None, animate: bool = False, scroll: bool = True) -> None:
+    def move_cursor(self, *, row: int | None = None, animate: bool = False, scroll: bool = True,
+                    jump: bool = False) -> None:
+        """Move the cursor to `row`, scrolled into view: by as little as needed, or with `jump`
+        (the screen following the running step) so that it lands a quarter of the way down, and
+        the next steps below it come into view without scrolling again (each scroll repaints
+        every visible row)."""
         if row is None or not self._order:
             return
         row = max(0, min(row, len(self._order) - 1))
+        self._jump = jump
         if scroll and not self._settling:  # else `_settle` scrolls it into view
             self._scroll_cursor_into_view(row)
         if row == self._cursor:
@@ -456,7 +463,8 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
         if row < top:
             self.scroll_to(y=row, animate=False, force=True)
         elif row >= top + rows_shown:
-            self.scroll_to(y=row - rows_shown + 1, animate=False, force=True)
+            lead = rows_shown // 4 if self._jump else rows_shown - 1
+            self.scroll_to(y=row - lead, animate=False, force=True)
 
     # --- keys and mouse ---------------------------------------------------------------------
 
