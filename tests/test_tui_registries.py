@@ -308,3 +308,27 @@ async def test_a_login_saved_in_a_keyring_this_session_cannot_open_is_not_shown_
     async with app.run_test(size=(120, 40)) as pilot:
         table = await _on_the_saved_login_row(pilot)
         assert str(table.get_row("login:ghcr.example.org:bob")[2]) == "keyring (unavailable)"
+
+
+async def test_one_no_keyring_banner_also_after_another_screen_loads_its_css(tmp_path, no_keyring):
+    """The first visit to History (or Projects, or the add form) loads that screen's CSS file;
+    Textual then re-styled the Registries screen and both banners (long and narrow) showed."""
+    app = _app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await _on_registries(pilot)
+        screen = app.screen
+
+        def shown():
+            return [w.id for w in screen.query(".keyring-banner") if w.display]
+
+        assert shown() == ["keyring-banner"]
+        await pilot.press("4")
+        await settle(pilot)
+        await _on_registries(pilot)
+        assert shown() == ["keyring-banner"]
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert shown() == ["keyring-banner-short"]
+        await pilot.resize_terminal(140, 45)
+        await settle(pilot)
+        assert shown() == ["keyring-banner"]

@@ -233,6 +233,20 @@ class RegistriesScreen(StateScreen):
         status = credentials.keyring_status()
         self.post_message(KeyringChecked(status, credentials.list_saved()))
 
+    def _apply_width(self, width: int) -> None:
+        super()._apply_width(width)
+        self._show_banner()
+
+    def _show_banner(self) -> None:
+        """The long NO KEYRING banner, or the short one on a narrow screen, or neither. Set on the
+        widgets, not left to the stylesheet: when another screen's CSS file loads later (the first
+        visit to Projects or History, the add form), Textual re-styles this screen's nodes and both
+        banners came back with the default display (seen: both shown at 140 columns)."""
+        shown = self.keyring is not None and not self.keyring.usable
+        narrow = self.has_class("-narrow")
+        for widget in self.query(".keyring-banner"):  # none yet before compose
+            widget.display = shown and narrow == (widget.id == "keyring-banner-short")
+
     def on_keyring_checked(self, message: KeyringChecked) -> None:
         self.keyring = message.status
         self.saved_names = message.saved
@@ -251,6 +265,7 @@ class RegistriesScreen(StateScreen):
                                        "or set PYTHON_KEYRING_BACKEND."))
         for widget in (banner, short):
             widget.set_class(not message.status.usable, "-shown")
+        self._show_banner()
         self._refresh_table()
         if self._pending_test:
             self._pending_test = False
