@@ -332,3 +332,18 @@ async def test_one_no_keyring_banner_also_after_another_screen_loads_its_css(tmp
         await pilot.resize_terminal(140, 45)
         await settle(pilot)
         assert shown() == ["keyring-banner"]
+
+
+async def test_the_sandbox_password_is_named_when_the_keyring_login_is_unavailable(tmp_path, isolated):
+    """A sandbox ref whose login was also saved in a keyring that is gone now: builds and tests use
+    the sandbox's own password, and the Secret column says so."""
+    from types import SimpleNamespace
+
+    credentials.save(credentials.Credential("registry.example.com", "ci-bot", SECRET))
+    keyring.set_keyring(fail.Keyring())
+    app = _app(tmp_path)
+    app.state.sandbox = SimpleNamespace(registry="registry.example.com", username="railpack")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        assert str(table.get_row(REF)[2]) == "sandbox"

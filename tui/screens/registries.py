@@ -171,12 +171,14 @@ class RegistriesScreen(StateScreen):
     def _secret_cell(self, saved: SavedRef) -> Text:
         host = registry_of(saved.ref)
         stores = {n.store for n in self.saved_names if n.host == host and (not saved.username or n.username == saved.username)}
-        for store in ("session", "keyring"):
-            if store in stores:
-                return self._store_cell(store)
+        keyring_usable = self.keyring is None or self.keyring.usable
+        if "session" in stores or ("keyring" in stores and keyring_usable):
+            return self._store_cell("session" if "session" in stores else "keyring")
         sandbox = getattr(self.app_state(), "sandbox", None)
         if sandbox is not None and getattr(sandbox, "registry", None) == host:
-            return Text("sandbox", style="cyan")
+            return Text("sandbox", style="cyan")  # the sandbox's own password (what a build then uses)
+        if "keyring" in stores:
+            return self._store_cell("keyring")  # saved, but in a keyring this session cannot open
         return Text("none", style="dim")
 
     def _last_cell(self, ref: str) -> Text:
