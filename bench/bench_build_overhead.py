@@ -146,7 +146,7 @@ marks, spans = {}, {}
 def mark(name):
     marks.setdefault(name, time.time() - T0)
 mark("interpreter ready")
-from railpack_tui.core import builders, cli, explain, runner
+from railpack_tui.core import builders, cli, runner
 from railpack_tui.core.engines import base
 mark("runner imported")
 def timed(owner, name, label):
@@ -160,7 +160,7 @@ def timed(owner, name, label):
     setattr(owner, name, w)
 timed(builders, "check", "builder probe")
 timed(runner, "_snapshot", "project snapshot")
-timed(explain.Earlier, "__init__", "history read ahead")
+timed(runner._Prepared, "_run", "while BuildKit builds: snapshot, history read ahead, cache-debug address")
 timed(runner, "_after_build", "explanations + history record")
 start = base.EngineProcess.__init__
 def started(self, inv):
@@ -179,10 +179,16 @@ def read(self):
         yield line
     mark("engine output ended")
 base.EngineProcess.lines = read
-@atexit.register
 def report():
-    mark("main returned")
-    print("TIMELINE " + json.dumps({"marks": marks, "spans": spans}), file=sys.stderr)
+    if "main returned" not in marks:
+        mark("main returned")
+        print("TIMELINE " + json.dumps({"marks": marks, "spans": spans}), file=sys.stderr, flush=True)
+atexit.register(report)
+_exit = os._exit
+def exit_now(code):  # the build command ends without the interpreter's teardown (cli.skip_teardown)
+    report()
+    _exit(code)
+os._exit = exit_now
 sys.argv = ["railpack-tui", *sys.argv[1:]]
 cli.entry()
 """

@@ -8,15 +8,17 @@
 
 Order of work, with only what the engine's command needs before it starts: resolve the builder
 -> credentials for every registry the build touches, written to a temporary Docker config -> the
-engine's process. Alongside: the builder probe (`builders.check`, a thread started before the
-credentials; the engine's output is read only once it passed, and a failed probe stops the engine
-and is the run's error, exactly as when it ran first) and, while BuildKit builds, a second thread
-with the project snapshot (what the build context was when the build started), the history
-database and the project's earlier runs. Then every output line into the BuildModel -> finish
-the model -> miss explanations and the history record. Engines with a preparation step (buildx,
-railpack) wait for the probe before preparing. The temporary Docker config is removed in `finally`
-(also on cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the
-engine's process group too.
+engine's process. The builder probe (`builders.check`: a dead builder fails within seconds, never
+a hang) is only needed when the engine shows no progress: its first progress line proves BuildKit
+answers. Until then its output is held back; after PROBE_AFTER_S without progress, or when it
+ends without any, the probe runs, and if it fails it stops the engine and its error is the run's
+with nothing of the engine shown (exit 3, as when it ran first). Engines with a preparation step
+(buildx, railpack) are probed before preparing. While BuildKit builds, a second thread takes the
+project snapshot (the context as the build starts), opens the history and reads the project's
+earlier runs. Then every output line into the BuildModel -> finish the model -> miss
+explanations and the history record. The temporary Docker config is removed in `finally` (also
+on cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the engine's
+process group too.
 """
 
 from __future__ import annotations
@@ -272,29 +274,74 @@ def _has_preparation(engine) -> bool:
     return type(engine).prepare is not Engine.prepare
 
 
-class _Probe:
-    """`builders.check` in a thread: the build starts while the builder is probed."""
+# How long a build may show no progress before the builder is probed (`builders.check`). The
+# engine's first progress line proves BuildKit answers, so a build underway never pays for a probe;
+# one that shows nothing (packets to a dead address vanish) is probed, and stopped if that fails.
+PROBE_AFTER_S = 1.0
 
-    def __init__(self, builder: builders.Builder):
+
+class _Probe:
+    """`builders.check` in a thread: at once (`delay` 0: engines that prepare wait for it), or only
+    when the engine has shown no progress for `delay` seconds, ended without any, or an error needs
+    it. `proven()` (a progress line arrived) means a probe not yet started never runs and a failed
+    one changes nothing. A failure while unproven calls `on_fail` (stops the engine)."""
+
+    def __init__(self, builder: builders.Builder, delay: float = 0.0):
         self.error: BaseException | None = None
         self.consumed = False
+        self.on_fail: Callable[[], None] | None = None
+        self._proven = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
         self._done = threading.Event()
-        threading.Thread(target=self._run, args=(builder,), name="railpack-tui-probe", daemon=True).start()
+        threading.Thread(target=self._run, args=(builder, delay), name="railpack-tui-probe", daemon=True).start()
 
-    def _run(self, builder: builders.Builder) -> None:
+    def _run(self, builder: builders.Builder, delay: float) -> None:
         try:
+            if delay > 0:
+                self._wake.wait(delay)
+            with self._lock:
+                if self._proven:
+                    return
             builders.check(builder)
         except BaseException as exc:  # noqa: BLE001 - raised in the build thread by result()
-            self.error = exc
+            with self._lock:
+                self.error = exc
+                stop = None if self._proven else self.on_fail
+            if stop is not None:
+                stop()
         finally:
             self._done.set()
 
+    def stop_with(self, stop: Callable[[], None]) -> None:
+        """Call `stop` if the probe fails before progress proves the builder (at once if it already has)."""
+        with self._lock:
+            self.on_fail = stop
+            now = self.error is not None and not self._proven
+        if now:
+            stop()
+
+    def proven(self) -> None:
+        with self._lock:
+            self._proven = True
+        self._wake.set()
+
     def result(self) -> None:
-        """Wait for the probe (bounded by its own timeout); raise its error if the builder failed it."""
+        """Probe now unless it ran or is running, wait for it (bounded by its own timeout), and raise
+        its error if the builder failed it (and no progress proved it answers)."""
+        self._wake.set()
         self._done.wait()
         self.consumed = True
-        if self.error is not None:
+        if self.error is not None and not self._proven:
             raise self.error
+
+    def finish(self) -> None:
+        """Never leave a probe behind: one not started is called off, a running one waited for."""
+        with self._lock:
+            started = not self._proven and self._wake.is_set()
+        if not started:
+            self.proven()
+        self._done.wait()
 
 
 class _Prepared:
@@ -423,7 +470,7 @@ class BuildRun:
 
                     self.builder = as_buildkit_builder(self.builder.buildx_name or "")
                 if self.builder.addr is not None:
-                    probe = _Probe(self.builder)
+                    probe = _Probe(self.builder, delay=PROBE_AFTER_S)
                 engine = make_engine(req.engine, self.builder)
                 command = engine.command_line(req)
                 if probe is not None and _has_preparation(engine):
@@ -453,10 +500,10 @@ class BuildRun:
                     if self._cancel.is_set():
                         self._proc.cancel()
                     prepared.start()
-                    if probe is not None and not probe.consumed:
-                        self._await_probe(probe)
-                    self._phase(f"building with {engine.name} on {self.builder.display}")
-                    rc = self._pump(self._proc, tail)
+                    pending = probe if probe is not None and not probe.consumed else None
+                    if pending is not None:
+                        pending.stop_with(self._proc.kill)  # it never showed progress: it never reached BuildKit
+                    rc = self._pump(self._proc, tail, pending, f"building with {engine.name} on {self.builder.display}")
                     lost = "\n".join([self.model.error or ""] + tail[-5:])
                     if rc and not self._cancel.is_set() and builders.connection_lost(lost):
                         error = builders.lost_error(self.builder, self.model.error or tail[-1])
@@ -468,6 +515,9 @@ class BuildRun:
                 if probe is not None and not probe.consumed:
                     probe.result()  # the builder's error comes first, as when it was probed first
                 raise
+            finally:
+                if probe is not None:
+                    probe.finish()
         except _Cancelled:
             pass
         except RailpackTuiError as exc:
@@ -501,41 +551,61 @@ class BuildRun:
         self.on_event(RunEvent("finished", result=self.result))
         return self.result
 
-    def _await_probe(self, probe: _Probe) -> None:
-        """The engine started before the probe answered: its output is read only once the builder
-        passed. A failed probe stops the engine (and waits for its process group) and is raised."""
-        try:
-            probe.result()
-        except BaseException:
-            proc = self._proc
-            proc.cancel()
-            for _ in proc.lines():  # drained, so it is never stuck writing to a full pipe
-                pass
-            proc.wait()
-            raise
+    def _pump(self, proc, tail: list[str], probe: _Probe | None = None, building: str = "") -> int:
+        """Every output line into the model (and the progress file). While `probe` is pending, lines
+        are held back: the first progress line proves the builder answers; an engine that ends
+        without one (or is stopped by a failed probe) waits for the probe, whose error is then the
+        run's, with nothing shown of the engine: as when the probe ran before the build."""
+        sink = None
+        held: list[str] | None = [] if probe is not None else None
 
-    def _pump(self, proc, tail: list[str]) -> int:
-        sink = open(self.request.progress_file, "w", buffering=1) if self.request.progress_file else None  # line-buffered: tail -f works
+        def begin() -> None:
+            nonlocal sink
+            self._phase(building)
+            if self.request.progress_file:
+                sink = open(self.request.progress_file, "w", buffering=1)  # line-buffered: tail -f works
+
         try:
+            if held is None:
+                begin()
             for line in proc.lines():
-                if sink:
-                    sink.write(masking.progress_line(self.model.masker, line) + "\n")  # no secret on disk
-                if not line.startswith("{"):
-                    self.model.feed_line(line)  # keeps the build's error text (`error: ...`), masked
-                    if line.strip():
-                        line = self.model.masker.text(line) if self.model.masker else line
-                        tail.append(line)
-                        del tail[:-50]
-                        self.on_event(RunEvent("output", line))
-                    continue
-                self.model.feed_line(line)
-                changes = self.model.drain_changes()
-                if changes:  # every line: a throttle here would hide the last change before a quiet step
-                    self.on_event(RunEvent("progress", changes=changes))
-            return proc.wait()
+                if held is not None:
+                    if not line.startswith("{"):
+                        held.append(line)
+                        continue
+                    probe.proven()
+                    begin()
+                    for early in held:
+                        self._take(early, tail, sink)
+                    held = None
+                self._take(line, tail, sink)
+            rc = proc.wait()
+            if held is not None:  # the engine ended without showing progress: was it the builder?
+                if not self._cancel.is_set():
+                    probe.result()
+                begin()
+                for early in held:
+                    self._take(early, tail, sink)
+            return rc
         finally:
             if sink:
                 sink.close()
+
+    def _take(self, line: str, tail: list[str], sink) -> None:
+        if sink:
+            sink.write(masking.progress_line(self.model.masker, line) + "\n")  # no secret on disk
+        if not line.startswith("{"):
+            self.model.feed_line(line)  # keeps the build's error text (`error: ...`), masked
+            if line.strip():
+                line = self.model.masker.text(line) if self.model.masker else line
+                tail.append(line)
+                del tail[:-50]
+                self.on_event(RunEvent("output", line))
+            return
+        self.model.feed_line(line)
+        changes = self.model.drain_changes()
+        if changes:  # every line: a throttle here would hide the last change before a quiet step
+            self.on_event(RunEvent("progress", changes=changes))
 
 
 def run_build(request: BuildRequest, on_event: Callable[[RunEvent], None] | None = None) -> BuildResult:

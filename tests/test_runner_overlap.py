@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,26 @@ def _buildctl_processes_for(addr: str) -> list[str]:
     return found
 
 
-def test_dead_builder_stops_the_engine_started_before_the_probe_answered(tmp_path):
-    """The engine starts at once; the probe of an address where packets vanish fails seconds later:
-    the run's error is the probe's (exit 3, the address in the message), the engine's process group
-    is gone, the temporary Docker config removed, nothing recorded, no 'building' phase shown."""
+@pytest.fixture()
+def silent_builder():
+    """A TCP address that accepts connections (the kernel's backlog) and never says a word: a
+    buildctl build there waits forever, the probe gives up after its timeout."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    yield f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    srv.close()
+
+
+@pytest.mark.parametrize("where", ["silent", "blackhole"])
+def test_dead_builder_stops_the_engine_started_before_the_probe_answered(where, silent_builder, tmp_path):
+    """The engine starts at once and shows no progress; the probe fails (after its timeout where
+    the builder never answers): the run's error is the probe's (exit 3, the address in the
+    message), the engine's process group is gone, the temporary Docker config removed, nothing
+    recorded, no 'building' phase shown."""
+    addr = silent_builder if where == "silent" else BLACKHOLE
     proj = _project(tmp_path, "FROM scratch\nCOPY busybox /bin/busybox\n")
     phases: list[str] = []
     configs: list[Path] = []
@@ -72,17 +89,19 @@ def test_dead_builder_stops_the_engine_started_before_the_probe_answered(tmp_pat
         if run.docker_config is not None and not configs:
             configs.append(run.docker_config)
 
-    run = BuildRun(BuildRequest(path=str(proj), builder=BLACKHOLE), on_event=on_event)
+    run = BuildRun(BuildRequest(path=str(proj), builder=addr), on_event=on_event)
+    t0 = time.monotonic()
     result = run.run()
+    assert time.monotonic() - t0 < 30, "a hang guard, not a benchmark"
     assert isinstance(result.error, EnvironmentProblem), result.error
-    assert result.error.exit_code == 3 and result.error.kind == "unreachable" and BLACKHOLE in result.error.message
+    assert result.error.exit_code == 3 and result.error.kind == "unreachable" and addr in result.error.message
     assert result.returncode is None and not result.cancelled
-    assert run.pgid is not None, "the engine was meant to start while the probe ran"
+    assert run.pgid is not None, "the engine was meant to start before the probe answered"
     assert not engine_base.group_alive(run.pgid)
     assert run.pgid not in engine_base.live_process_groups()
-    assert _buildctl_processes_for(BLACKHOLE) == []
+    assert _buildctl_processes_for(addr) == []
     assert configs and not configs[0].exists()
-    assert phases == [f"checking builder {BLACKHOLE}"]  # as when the probe ran first: no "building with"
+    assert phases == [f"checking builder {addr}"]  # as when the probe ran first: no "building with"
     assert result.model is not None and result.model.steps == []
     assert history.runs(str(proj)) == []
 
@@ -221,3 +240,22 @@ def test_sandbox_credential_without_importing_the_sandbox_module(sandbox, sandbo
         assert source in ("keyring", "sandbox")
     assert credentials.for_registry(sandbox.registry).password == sandbox_credential.password
     assert credentials.for_registry("127.0.0.1:1") is None
+
+
+def test_console_script_build_exits_with_its_result_and_keeps_the_record(sandbox, tmp_path):
+    """`railpack-tui build` ends without the interpreter's teardown (cli.skip_teardown): the report
+    is complete, the exit code is the build's, and the history record is on disk."""
+    proj = _project(tmp_path, 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "true"]\n')
+    exe = Path(sys.executable).with_name("railpack-tui")
+    argv = [str(exe), "build", str(proj), "--builder", sandbox.buildkit_host, "--json"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["status"] == "success"
+    stored = history.History.open().get(report["run_id"])  # a fresh connection: what the process left on disk
+    assert stored is not None and stored.status == "success" and len(stored.steps) == 2
+    (proj / "Dockerfile").write_text('FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "false"]\n')
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and json.loads(p.stdout)["status"] == "failed", p.stderr
+    p = subprocess.run(argv[:-1], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "build: failed" in p.stdout and p.stdout.endswith("\n"), p.stdout

@@ -132,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"equivalent command: {result.command_line}")
         if result.error is not None:
             print(f"railpack-tui: error: {result.error}", file=sys.stderr)
+    from ..cli import skip_teardown
+
+    skip_teardown()  # everything is written, the engine's group reaped, the temporary Docker config gone
     if interrupted:
         return 130
     return 0 if result.ok else 1

@@ -117,6 +117,15 @@ class EngineProcess:
         self.cancelled = True
         _stop_group(self.pgid, self._proc.poll)
 
+    def kill(self) -> None:
+        """SIGKILL the group at once: for an engine that never reached BuildKit (nothing to cancel
+        cleanly; a client still dialling may not even act on SIGINT)."""
+        self.cancelled = True
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def _reap_group(self) -> None:
         # buildctl/buildx leave no children of their own, but make sure the group is gone
         # (no member at all, not even a zombie: killpg says so without reading every /proc entry)
