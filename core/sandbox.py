@@ -140,6 +140,17 @@ def status(d: Path | None = None, probe: bool = True) -> SandboxInfo:
     return info
 
 
+def password_lost(info: SandboxInfo) -> bool:
+    """A running sandbox whose registry password this session cannot read (kept in a keyring that
+    is not available here): builds would reach its registry anonymously. One keyring read."""
+    return info.running and sandbox_credential(info) is None
+
+
+PASSWORD_LOST = ("the registry's password cannot be read in this session (it was kept in a keyring that is not "
+                 "available now), so builds reach the registry anonymously and are refused: run `railpack-tui sandbox up` "
+                 "to restart the sandbox with a new password (its cache and images are kept)")
+
+
 def _write_state(info: SandboxInfo) -> None:
     d = Path(info.dir)
     tmp = _state_path(d).with_suffix(".tmp")
@@ -319,9 +330,13 @@ def up(d: Path | None = None, timeout: float = 60.0, log=lambda msg: None) -> Sa
 
 def _up(d: Path, timeout: float, log) -> SandboxInfo:
     current = status(d)
-    if current.running:
+    if current.running and not password_lost(current):
         log("sandbox already running")
         return current
+    if current.running:  # e.g. started inside another session's keyring: a new password, same ports and storage
+        log("the sandbox registry's password cannot be read in this session: restarting it with a new one")
+        _down(d)
+        current = status(d)
     if current.buildkitd or current.registry_daemon:
         log("sandbox partly running or crashed: restarting it")
         _down(d)

@@ -167,3 +167,38 @@ def test_env_json_is_json(sandbox, capsys):
     assert cli.main(["sandbox", "env"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"export BUILDKIT_HOST={sandbox.buildkit_host}",
                                                     f"export RAILPACK_TUI_SANDBOX_REGISTRY={sandbox.registry}"]
+
+
+def test_up_restarts_a_sandbox_whose_password_this_session_cannot_read(private_sandbox, capsys, monkeypatch):
+    """Started in a session with a keyring (the password went there), used from one without: every
+    build reached the registry anonymously (401) while `sandbox up` said "already running". Now
+    `status` says why and `up` restarts it with a new password, on the same port."""
+    import base64
+
+    import keyring
+    from keyring.backends import fail
+
+    from railpack_tui.core import cli
+    from support.memory_keyring import MemoryKeyring
+
+    d = private_sandbox
+    before = keyring.get_keyring()
+    try:
+        keyring.set_keyring(MemoryKeyring())
+        first = sandbox.up(d)
+        assert first.credential_store.startswith("keyring") and sandbox.sandbox_credential(first) is not None
+        keyring.set_keyring(fail.Keyring())  # the next session: no Secret Service
+        assert sandbox.sandbox_credential(sandbox.load(d)) is None
+        monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(d))
+        assert cli.main(["sandbox", "status"]) == 0
+        assert "password cannot be read in this session" in capsys.readouterr().out
+        again = sandbox.up(d)
+    finally:
+        keyring.set_keyring(before)
+    assert again.running and again.registry == first.registry
+    assert again.registry_daemon.pid != first.registry_daemon.pid
+    cred = sandbox.sandbox_credential(again)
+    assert cred is not None and "0600" in again.credential_store  # no keyring now: the sandbox's own 0600 file
+    req = urllib.request.Request(f"http://{again.registry}/v2/")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode())
+    assert urllib.request.urlopen(req, timeout=2).status == 200

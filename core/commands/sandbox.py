@@ -46,6 +46,8 @@ def run(args) -> int:
         return 0
     if action == "status":
         info = sandbox.status()
+        if sandbox.password_lost(info):
+            info.notes.append(sandbox.PASSWORD_LOST)
         if args.json:
             print(json.dumps({"ok": info.running, **info.to_json()}))
         elif info.buildkitd is None and info.registry_daemon is None:
