@@ -3,6 +3,7 @@ log-heavy project, in alternating pairs against a real sandbox started for this 
 
     .venv/bin/python bench/bench_build_overhead.py [--pairs 7] [--log-lines 120000]
                                                    [--heavy-log-lines 1000000] [--no-bytecode-cache]
+                                                   [--baseline-pythonpath DIR]
 
 The project is a Dockerfile FROM scratch with the static busybox, whose RUN prints --log-lines
 lines (over 100k). An `ARG RUN_ID` used by that RUN gets a fresh value for every build, so both
@@ -26,6 +27,10 @@ timeline of one build (when the engine starts, when its output ends, when the pr
 clearly labelled as a second measurement, the same pairs with --heavy-log-lines (default 1,000,000;
 0 skips it), where the per-line cost weighs more than the fixed one. The issue's setup is the first
 measurement.
+
+Before/after under one load: --baseline-pythonpath DIR times the same `railpack-tui build` a third
+time in every round with PYTHONPATH=DIR, where DIR holds a `railpack_tui` package of other code
+(e.g. `railpack_tui/core` -> a `git worktree` of an older commit's core/), the order rotating.
 
 Bytecode: Python writes no `.pyc` in this development shell (PYTHONDONTWRITEBYTECODE=1), so every
 run would compile railpack-tui's ~30 modules from source, which no installed copy does (pip
@@ -150,7 +155,9 @@ from railpack_tui.core import builders, cli, runner
 from railpack_tui.core.engines import base
 mark("runner imported")
 def timed(owner, name, label):
-    f = getattr(owner, name)
+    f = getattr(owner, name, None) if owner is not None else None
+    if f is None:  # another version of railpack-tui (bench a commit against another)
+        return
     def w(*a, **k):
         t = time.time()
         try:
@@ -160,7 +167,7 @@ def timed(owner, name, label):
     setattr(owner, name, w)
 timed(builders, "check", "builder probe")
 timed(runner, "_snapshot", "project snapshot")
-timed(runner._Prepared, "_run", "while BuildKit builds: snapshot, history read ahead, cache-debug address")
+timed(getattr(runner, "_Prepared", None), "_run", "while BuildKit builds: snapshot, history read ahead, cache-debug address")
 timed(runner, "_after_build", "explanations + history record")
 start = base.EngineProcess.__init__
 def started(self, inv):
@@ -211,12 +218,12 @@ def _range(xs: list[float], fmt: str) -> str:
 
 
 class Setup:
-    def __init__(self, root: Path, info, cred, env: dict, ours_env: dict):
+    def __init__(self, root: Path, info, cred, env: dict, ours_env: dict, base_env: dict | None = None):
         from railpack_tui.core import dockerconfig
         from railpack_tui.core.builders import Builder
         from railpack_tui.core.engines.buildkit import BuildKitEngine
 
-        self.root, self.info, self.env, self.ours_env = root, info, env, ours_env
+        self.root, self.info, self.env, self.ours_env, self.base_env = root, info, env, ours_env, base_env
         self.cfg = dockerconfig.write([cred])
         self.bare_env = dict(env, DOCKER_CONFIG=str(self.cfg))
         self.engine = BuildKitEngine(Builder(addr=info.buildkit_host, source="flag"))
@@ -256,24 +263,37 @@ def _measure(s: Setup, label: str, lines: int, pairs: int, show_argv: bool = Fal
     print(f"warm-up: the stream has {len(stream)} rawjson lines carrying {n:,} log lines ({size / 1e6:.1f} MB)"
           f"{', CLIPPED by BuildKit' if clipped else ''}; railpack-tui: {report.get('status')}; "
           f"parser alone over it: {parser * 1000:.0f} ms", flush=True)
-    ratios, diffs, bares, ourss = [], [], [], []
+    sides = {"bare": lambda: (_bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env), None),
+             "railpack-tui": lambda: _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)}
+    if s.base_env is not None:  # the same command on other code, in the same rounds (its load is theirs)
+        _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.base_env)
+        sides["baseline code"] = lambda: _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.base_env)
+    names = list(sides)
+    times: dict[str, list[float]] = {k: [] for k in names}
     for i in range(pairs):
-        if i % 2 == 0:
-            b = _bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env)
-            o, report = _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)
+        order = names[i % len(names):] + names[:i % len(names)]  # who goes first rotates
+        got = {}
+        for name in order:
+            got[name], report = sides[name]()
+            if report is not None:
+                got[name + " executed"] = report.get("summary", {}).get("executed")
+        for name in names:
+            times[name].append(got[name])
+        b = got["bare"]
+        print(f"pair {i + 1} ({order[0]} first): " + "  ".join(
+            f"{k} {got[k]:.3f}s" + ("" if k == "bare" else f" ratio {got[k] / b:.3f} +{(got[k] - b) * 1000:.0f} ms "
+                                    f"(executed steps: {got[k + ' executed']})") for k in names), flush=True)
+    out = {"label": label, "lines": n, "parser": parser, "project": project, "ref": ref, "bare": statistics.median(times["bare"])}
+    for k in names[1:]:
+        ratios = [o / b for o, b in zip(times[k], times["bare"])]
+        diffs = [o - b for o, b in zip(times[k], times["bare"])]
+        stats = {"ours": statistics.median(times[k]), "ratio": statistics.median(ratios), "ratios": ratios,
+                 "overhead": statistics.median(diffs), "diffs": diffs}
+        if k == "railpack-tui":
+            out.update(stats)
         else:
-            o, report = _ours(s.ours_argv(project, ref, uuid.uuid4().hex), s.ours_env)
-            b = _bare(s.bare_argv(project, ref, uuid.uuid4().hex), s.bare_env)
-        executed = report.get("summary", {}).get("executed")
-        bares.append(b)
-        ourss.append(o)
-        ratios.append(o / b)
-        diffs.append(o - b)
-        print(f"pair {i + 1} ({'bare first' if i % 2 == 0 else 'railpack-tui first'}): bare {b:.3f}s  "
-              f"railpack-tui {o:.3f}s  ratio {o / b:.3f}  +{(o - b) * 1000:.0f} ms  (executed steps: {executed})", flush=True)
-    return {"label": label, "lines": n, "bare": statistics.median(bares), "ours": statistics.median(ourss),
-            "ratio": statistics.median(ratios), "ratios": ratios, "overhead": statistics.median(diffs), "diffs": diffs,
-            "parser": parser, "project": project, "ref": ref}
+            out["baseline"] = stats
+    return out
 
 
 def _print_timeline(s: Setup, m: dict) -> None:
@@ -297,6 +317,11 @@ def _summary(m: dict) -> None:
           f"{m['ratio']:.3f} (pairs {_range(m['ratios'], '{:.2f}')}; target <= {TARGET}: {verdict}); fixed overhead "
           f"(ours minus bare, median of pairs) {m['overhead'] * 1000:.0f} ms ({_range([d * 1000 for d in m['diffs']], '{:.0f}')} ms); "
           f"parser alone {m['parser'] * 1000:.0f} ms for {m['lines']:,} log lines")
+    base = m.get("baseline")
+    if base:
+        print(f"  baseline code in the same rounds: median {base['ours']:.3f}s, median ratio {base['ratio']:.3f} "
+              f"(pairs {_range(base['ratios'], '{:.2f}')}), overhead {base['overhead'] * 1000:.0f} ms "
+              f"({_range([d * 1000 for d in base['diffs']], '{:.0f}')} ms)")
 
 
 def main() -> int:
@@ -304,6 +329,9 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--log-lines", type=int, default=120_000)
     ap.add_argument("--heavy-log-lines", type=int, default=1_000_000, help="the second, labelled measurement (0: skip)")
+    ap.add_argument("--baseline-pythonpath", metavar="DIR",
+                    help="also time railpack-tui with PYTHONPATH=DIR in every round (a directory holding a railpack_tui "
+                         "package of other code, e.g. a git worktree of an older commit), for a before/after under one load")
     ap.add_argument("--no-bytecode-cache", action="store_true",
                     help="run railpack-tui with this shell's PYTHONDONTWRITEBYTECODE (every module compiled on every run)")
     ns = ap.parse_args()
@@ -338,7 +366,8 @@ def main() -> int:
             ours_env.pop("PYTHONDONTWRITEBYTECODE", None)
             ours_env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
             print("bytecode: a private cache for this run (as an installed copy has)")
-        s = Setup(root, info, cred, env, ours_env)
+        base_env = dict(ours_env, PYTHONPATH=ns.baseline_pythonpath) if ns.baseline_pythonpath else None
+        s = Setup(root, info, cred, env, ours_env, base_env)
 
         floor = _floor(ours_env)
         print("floor (median of %d, same bytecode setting): " % FLOOR_RUNS
