@@ -146,3 +146,16 @@ async def test_compare_swap_and_only_changed(tmp_path, recorded):
         await pilot.pause()
         assert (screen.diff.a.id, screen.diff.b.id) == (3, 2)
         assert [str(c.label) for c in table.columns.values()][2] == "#3"
+
+
+async def test_compare_with_no_builds_does_not_speak_of_a_first_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(tmp_path / "data"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_history(pilot)
+        commands = {c.title: c for c in app.screen.screen_commands()}
+        commands["History: compare"].callback()  # the command palette's entry
+        await pilot.pause()
+        messages = [str(n.message) for n in app._notifications]
+        assert any("none is recorded for this project yet" in m for m in messages), messages
+        assert not any("this is the first one recorded" in m for m in messages)

@@ -153,7 +153,8 @@ class HistoryScreen(StateScreen):
     def action_compare(self) -> None:
         pair = self.pair()
         if pair is None:
-            self.notify("Compare needs two builds: this is the first one recorded.", timeout=4)
+            self.notify("Compare needs two builds: this is the first one recorded." if self.runs
+                        else "Compare needs two builds: none is recorded for this project yet (b builds it).", timeout=4)
             return
         self.compare_worker(*pair)
 
