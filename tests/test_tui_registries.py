@@ -184,18 +184,24 @@ async def test_without_a_keyring_the_password_is_kept_for_the_session_only(tmp_p
         assert SECRET not in app.export_screenshot()
 
 
+async def _refused_by_the_add_form(pilot, **fields) -> str:
+    """Fill the add form (field id suffix -> value), press Save: the form stays open; its problem."""
+    await _on_registries(pilot)
+    await pilot.press("a")
+    await pilot.pause()
+    form = pilot.app.screen
+    for name, value in fields.items():
+        form.query_one(f"#form-{name}", Input).value = value
+    await pilot.click("#form-save")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, RegistryFormScreen)  # still open
+    return str(form.query_one("#form-problem").render())
+
+
 async def test_form_refuses_a_bad_ref_with_its_fix(tmp_path, isolated):
     app = _app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
-        form.query_one("#form-ref", Input).value = "Registry.Example.com/Team/App"
-        await pilot.click("#form-save")
-        await pilot.pause()
-        assert isinstance(app.screen, RegistryFormScreen)  # still open
-        problem = str(form.query_one("#form-problem").render())
+        problem = await _refused_by_the_add_form(pilot, ref="Registry.Example.com/Team/App")
         assert "uppercase" in problem and "Fix:" in problem
 
 
@@ -347,3 +353,10 @@ async def test_the_sandbox_password_is_named_when_the_keyring_login_is_unavailab
         await _on_registries(pilot)
         table = app.screen.query_one("#registries-table", DataTable)
         assert str(table.get_row(REF)[2]) == "sandbox"
+
+
+async def test_form_says_a_ca_file_that_is_a_directory_is_one(tmp_path, isolated):
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        problem = await _refused_by_the_add_form(pilot, ref="registry.example.com/team/app:cache", ca=str(tmp_path))
+        assert "is a directory, not a file" in problem

@@ -100,7 +100,8 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
             return "A password needs a username: fill in Username."
         ca = self.query_one("#form-ca", Input).value.strip()
         if ca and not Path(ca).expanduser().is_file():
-            return f"The CA file {ca} does not exist. Fix: give a readable PEM file, or leave it empty."
+            what = "is a directory, not a file" if Path(ca).expanduser().is_dir() else "does not exist"
+            return f"The CA file {ca} {what}. Fix: give a readable PEM file, or leave it empty."
         return ""
 
     @on(Input.Changed)
