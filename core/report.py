@@ -120,9 +120,15 @@ def render_table(report: dict) -> str:
     if whys:
         lines.append("")
         lines.append("why each step ran:")
+        # a step that ran only because an earlier one did says nothing new: counted, as `history` does
+        followers = [s for s in whys if s["miss"].get("kind") == "parent-missed"]
         for s in whys:
             miss = s["miss"]
-            lines.append(f"  {s.get('name')}: {miss.get('kind')}: {miss.get('detail', '')}")
+            if s not in followers:
+                lines.append(f"  {s.get('name')}: {miss.get('kind')}: {miss.get('detail', '')}")
+        if followers:
+            n = len(followers)
+            lines.append(f"  + {n} later step{'s' if n != 1 else ''} re-ran because an earlier step did (parent-missed)")
     sm = report.get("summary", {})
     lines.append("")
     lines.append(

@@ -147,3 +147,19 @@ def test_table_says_why_each_executed_step_ran():
     assert "why each step ran:" in text
     assert "[b 1/1] COPY src/ /src/: files-changed: files under src/ changed (1 modified): src/a.txt" in text
     assert "[a 1/1] RUN true:" not in text
+
+
+def test_table_counts_the_steps_that_ran_because_an_earlier_one_did():
+    """A cold build listed every later step with the same 'parent-missed: ... the cache broke at X'
+    line (29 of them for 30 steps); `history` already counts them."""
+    from railpack_tui.core.report import render_table
+
+    root = {"kind": "first-build", "detail": "the first recorded build of this project", "files": []}
+    follow = {"kind": "parent-missed", "detail": "an earlier step it depends on executed", "files": []}
+    steps = [{"name": f"[s {i}/3] RUN step{i}", "state": "executed", "duration_s": 0.1, "pulled_bytes": 0,
+              "miss": root if i == 1 else follow} for i in (1, 2, 3)]
+    text = render_table({"status": "success", "summary": {"steps": 3, "cached": 0, "executed": 3, "errors": 0, "hit_ratio": 0.0},
+                         "root_misses": ["[s 1/3] RUN step1"], "cache_import": [], "cache_export": [], "steps": steps})
+    assert "[s 1/3] RUN step1: first-build: the first recorded build of this project" in text
+    assert "[s 2/3] RUN step2: parent-missed" not in text and "[s 3/3] RUN step3: parent-missed" not in text
+    assert "+ 2 later steps re-ran because an earlier step did (parent-missed)" in text
