@@ -17,7 +17,9 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Header, Input, Static
 
 from .. import buildview as bv
@@ -40,6 +42,11 @@ class BuildScreen(Screen):
         Binding("escape", "back", "Back", show=False),
         Binding("enter", "details", "Details", show=False),
     ]
+
+    # Screen.focused repaints the whole screen when focus moves (a full compositor update of
+    # every widget on each `/` and Esc); the widgets whose look depends on focus (:focus borders,
+    # the table's cursor) refresh themselves when their styles update, so here it does not.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(self) -> None:
         super().__init__()
