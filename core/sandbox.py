@@ -27,6 +27,7 @@ from .netutil import free_port, port_free
 USERNAME = "railpack"
 STATE_FILE = "sandbox.json"
 LOCK_FILE = "sandbox.lock"
+PORT_WAIT_S = 2.0  # how long a restart waits for its previous port before taking another
 PASSWORD_FILE = "registry-password"
 REQUIRED_TOOLS = ["buildkitd", "buildctl", "runc", "docker-registry", "htpasswd"]
 
@@ -176,17 +177,32 @@ def _stop_pid(pid: int, argv0: str, d: Path, timeout: float = 10.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_matches(pid, argv0, d):
+        if not _pid_matches(pid, argv0, d) and not _exiting(pid):
             break
         _reap(pid)
-        time.sleep(0.1)
+        time.sleep(0.05)
     else:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if _pid_matches(pid, argv0, d) or _exiting(pid):  # never a pid reused meanwhile
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     _reap(pid)
     return True
+
+
+def _exiting(pid: int) -> bool:
+    """The process is on its way out but not gone: its memory (so /proc/PID/cmdline) is already
+    released while its files, such as the registry's listening socket, are not yet closed (the
+    kernel closes those next; then it is a zombie). A restart that picks its port in that window
+    found it busy and moved the registry to another port, losing the sticky port."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    fields = stat.rsplit(b")", 1)[-1].split()
+    return not cmdline and bool(fields) and fields[0] not in (b"Z", b"X")
 
 
 def _reap(pid: int) -> None:
@@ -249,10 +265,15 @@ def _sticky_port(d: Path, name: str) -> int:
     except (OSError, ValueError):
         known = {}
     port = known.get(name)
-    try:
-        reusable = isinstance(port, int) and port_free(port)
-    except OSError:  # e.g. a hand-edited ports.json with a privileged or invalid port
-        reusable = False
+    deadline = time.monotonic() + PORT_WAIT_S
+    while True:  # a port our own stopped daemon held a moment ago comes free within milliseconds
+        try:
+            reusable = isinstance(port, int) and port_free(port)
+        except OSError:  # e.g. a hand-edited ports.json with a privileged or invalid port
+            reusable, port = False, None
+        if reusable or not isinstance(port, int) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     if not reusable:
         port = free_port()
     known[name] = port

@@ -202,3 +202,22 @@ def test_up_restarts_a_sandbox_whose_password_this_session_cannot_read(private_s
     req = urllib.request.Request(f"http://{again.registry}/v2/")
     req.add_header("Authorization", "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode())
     assert urllib.request.urlopen(req, timeout=2).status == 200
+
+
+def test_a_restart_waits_briefly_for_its_previous_registry_port(private_sandbox):
+    """Under load, a restart found the registry port still held by the daemon it had just stopped
+    and moved the registry to another port (cache refs in it then point nowhere)."""
+    import socket
+    import threading
+
+    d = private_sandbox
+    first = sandbox.up(d)
+    sandbox.down(d)
+    host, port = first.registry.split(":")
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind((host, int(port)))
+    holder.listen()
+    threading.Timer(0.5, holder.close).start()  # like a daemon whose exit is not finished yet
+    again = sandbox.up(d)
+    assert again.running and again.registry == first.registry
