@@ -291,6 +291,7 @@ class _Probe:
         self.consumed = False
         self.on_fail: Callable[[], None] | None = None
         self._proven = False
+        self._stopped = False
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._done = threading.Event()
@@ -308,6 +309,7 @@ class _Probe:
             with self._lock:
                 self.error = exc
                 stop = None if self._proven else self.on_fail
+                self._stopped = stop is not None
             if stop is not None:
                 stop()
         finally:
@@ -317,14 +319,18 @@ class _Probe:
         """Call `stop` if the probe fails before progress proves the builder (at once if it already has)."""
         with self._lock:
             self.on_fail = stop
-            now = self.error is not None and not self._proven
+            now = self._stopped = self.error is not None and not self._proven
         if now:
             stop()
 
-    def proven(self) -> None:
+    def proven(self) -> bool:
+        """Progress arrived: BuildKit answers. False when the probe failed first and stopped the engine."""
         with self._lock:
+            if self._stopped:
+                return False
             self._proven = True
         self._wake.set()
+        return True
 
     def result(self) -> None:
         """Probe now unless it ran or is running, wait for it (bounded by its own timeout), and raise
@@ -338,9 +344,9 @@ class _Probe:
     def finish(self) -> None:
         """Never leave a probe behind: one not started is called off, a running one waited for."""
         with self._lock:
-            started = not self._proven and self._wake.is_set()
-        if not started:
-            self.proven()
+            if not self._wake.is_set():
+                self._proven = True  # called off: a probe not yet started never runs
+        self._wake.set()
         self._done.wait()
 
 
@@ -570,10 +576,9 @@ class BuildRun:
                 begin()
             for line in proc.lines():
                 if held is not None:
-                    if not line.startswith("{"):
+                    if not line.startswith("{") or not probe.proven():
                         held.append(line)
                         continue
-                    probe.proven()
                     begin()
                     for early in held:
                         self._take(early, tail, sink)
