@@ -1,10 +1,11 @@
 """Benchmark: BuildKit rawjson progress through parser + model vs a bare loop.
 
-    .venv/bin/python bench/bench_progress.py [--steps 60] [--lines 2000] [--repeat 3]
+    .venv/bin/python bench/bench_progress.py [--steps 60] [--lines 2000] [--repeat 3] [--chunk-lines 1]
 
 Generates a synthetic stream with the shape of real buildctl rawjson output (vertex announce,
 start, per-line log messages with base64 data, layer statuses, completion; see
-tests/fixtures/recorded/log-heavy.rawjson.jsonl), at least 40 MB, then times, on the same lines
+tests/fixtures/recorded/log-heavy.rawjson.jsonl), at least 40 MB (--chunk-lines N: N log lines per
+log message, as BuildKit batches a fast step's output), then times, on the same lines
 held in memory:
   - bare:  json.loads + binascii.a2b_base64 of every log's data (the least any parser must do);
   - bare with the C scanner: the same, decoding with json's C scanner as the model does;
@@ -34,7 +35,7 @@ def _ts(t: float) -> str:
     return f"{s}.{int((t % 1) * 1e9):09d}Z"
 
 
-def generate(path: Path, steps: int, lines: int) -> int:
+def generate(path: Path, steps: int, lines: int, chunk_lines: int = 1) -> int:
     t = 1796316000.0
     digests = [f"sha256:{i:064x}" for i in range(1, steps + 1)]
     names = [f"[build {i + 1}/{steps}] RUN ./compile.sh --module {i} --jobs 8" for i in range(steps)]
@@ -45,11 +46,15 @@ def generate(path: Path, steps: int, lines: int) -> int:
         for i, d in enumerate(digests):
             v = {"digest": d, "inputs": [digests[i - 1]] if i else [], "name": names[i], "started": _ts(t)}
             fh.write(json.dumps({"vertexes": [v]}, separators=(",", ":")) + "\n")
+            chunk: list[str] = []
             for j in range(lines):
                 t += 0.0001
-                data = base64.b64encode(f"[{j:05d}] step {i}: line {j}{text}\n".encode()).decode()
-                fh.write('{"logs":[{"vertex":"%s","stream":%d,"data":"%s","timestamp":"%s"}]}\n'
-                         % (d, 1 if j % 10 else 2, data, _ts(t)))
+                chunk.append(f"[{j:05d}] step {i}: line {j}{text}\n")
+                if len(chunk) >= chunk_lines or j == lines - 1:
+                    data = base64.b64encode("".join(chunk).encode()).decode()
+                    chunk.clear()
+                    fh.write('{"logs":[{"vertex":"%s","stream":%d,"data":"%s","timestamp":"%s"}]}\n'
+                             % (d, 1 if j % 10 else 2, data, _ts(t)))
                 if j % 500 == 0:
                     st = {"id": f"sha256:{j:064x}", "vertex": d, "name": "downloading", "current": j * 1000,
                           "total": lines * 1000, "timestamp": _ts(t), "started": _ts(t)}
@@ -127,6 +132,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--lines", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--chunk-lines", type=int, default=1,
+                    help="log lines per log message (1: one message per line; a real buildctl stream of a chatty "
+                         "step carries hundreds of lines per message)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.child:
@@ -134,9 +142,10 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="rt-bench-") as d:
         path = Path(d) / "stream.rawjson.jsonl"
-        size = generate(path, ns.steps, ns.lines)
+        size = generate(path, ns.steps, ns.lines, ns.chunk_lines)
         lines = path.read_bytes().splitlines(keepends=True)
-        print(f"stream: {size / 1e6:.1f} MB, {len(lines)} lines ({ns.steps} steps x {ns.lines} log lines)")
+        print(f"stream: {size / 1e6:.1f} MB, {len(lines)} lines ({ns.steps} steps x {ns.lines} log lines, "
+              f"{ns.chunk_lines} per log message)")
         tb = ts = tm = float("inf")
         report = None
         for _ in range(ns.repeat):

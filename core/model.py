@@ -30,6 +30,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, Iterable
 
 STEP_STATES = ("pending", "running", "cached", "executed", "error", "cancelled")
@@ -147,7 +148,7 @@ class LogBuffer:
 
     def __init__(self, head_lines: int = 50, tail_lines: int = 1000, max_line_bytes: int = 16384) -> None:
         self.head: list[bytes] = []
-        self.tail: deque[bytes] = deque()
+        self.tail: deque[bytes] = deque(maxlen=tail_lines)
         self.dropped = 0
         self.total_lines = 0
         self.nbytes = 0
@@ -158,21 +159,20 @@ class LogBuffer:
 
     def write(self, data: bytes) -> int:
         if not self.partial and data[-1:] == b"\n" and data.find(b"\n", 0, len(data) - 1) < 0:
-            # the common case: exactly one complete line
+            # the common case in synthetic streams: exactly one complete line
             n = len(data) - 1
             if n > self.max_line_bytes:
-                return self._add_line(data[:-1])
-            self.total_lines += 1
+                return self._add_lines([data[:-1]])
             if len(self.head) < self.head_lines:
                 self.head.append(data[:-1])
-                self.nbytes += n
-                return n
-            tail = self.tail
-            tail.append(data[:-1])
-            if len(tail) > self.tail_lines:
-                n -= len(tail.popleft())
-                self.dropped += 1
+            else:
+                tail = self.tail
+                if len(tail) == tail.maxlen:  # the append pushes the oldest line out (or, kept 0, this one)
+                    n -= len(tail[0]) if tail else n
+                    self.dropped += 1
+                tail.append(data[:-1])
             self.nbytes += n
+            self.total_lines += 1  # last: a reader thread that sees the count sees the lines
             return n
         if self.partial:
             data = self.partial + data
@@ -183,32 +183,47 @@ class LogBuffer:
             parts.append(last)
         else:
             self.partial = last
-        grew = 0
-        for line in parts:
-            grew += self._add_line(line)
-        return grew
+        return self._add_lines(parts) if parts else 0
 
-    def _add_line(self, line: bytes) -> int:
-        if len(line) > self.max_line_bytes:
-            line = line[: self.max_line_bytes] + " … [line cut]".encode()
-        self.total_lines += 1
-        n = len(line)
-        if len(self.head) < self.head_lines:
-            self.head.append(line)
-        else:
+    def _add_lines(self, lines: list[bytes]) -> int:
+        """Keep a chunk of complete lines without a Python call per line (a real build's step
+        output arrives in chunks of hundreds of lines): slices, `deque.extend` (the tail's
+        maxlen pushes the oldest lines out) and `sum(map(len, ...))` run in C."""
+        limit = self.max_line_bytes
+        if max(map(len, lines)) > limit:
+            cut = " … [line cut]".encode()
+            lines = [ln[:limit] + cut if len(ln) > limit else ln for ln in lines]
+        count = len(lines)
+        grew = 0
+        room = self.head_lines - len(self.head)
+        if room > 0:
+            head = lines[:room]
+            self.head.extend(head)
+            grew = sum(map(len, head))
+            lines = lines[room:]
+        if lines:
             tail = self.tail
-            tail.append(line)
-            if len(tail) > self.tail_lines:
-                n -= len(tail.popleft())
-                self.dropped += 1
-        self.nbytes += n
-        return n
+            keep = tail.maxlen
+            if len(lines) >= keep:  # the extend replaces the whole tail
+                self.dropped += len(tail) + len(lines) - keep
+                grew -= sum(map(len, tail))
+                lines = lines[len(lines) - keep:] if keep else []
+            else:
+                out = len(tail) + len(lines) - keep  # oldest lines the extend pushes out
+                if out > 0:
+                    self.dropped += out
+                    grew -= sum(map(len, islice(tail, out)))
+            grew += sum(map(len, lines))
+            tail.extend(lines)
+        self.nbytes += grew
+        self.total_lines += count  # last: a reader thread that sees the count sees the lines
+        return grew
 
     def flush(self) -> int:
         """Turn a pending partial line into a line (at the end of a step or the build)."""
         if self.partial:
             p, self.partial = self.partial, b""
-            return self._add_line(p)
+            return self._add_lines([p])
         return 0
 
     def trim_tail(self, keep: int) -> int:

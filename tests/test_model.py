@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import deque
 
 import pytest
 
@@ -298,6 +299,29 @@ def test_log_buffer_keeps_head_and_tail_and_counts_the_rest():
     assert b.lines()[-2:] == ["partial", "next"]
     b.flush()
     assert b.total_lines == 12 and not b.partial
+
+
+def test_log_buffer_counts_lines_only_once_they_are_kept():
+    """A dashboard thread reads `total_lines`, then the lines, then the count again: a count that
+    already includes lines not yet in the tail would make it show too few lines, for good."""
+    b = LogBuffer(head_lines=1, tail_lines=3)
+    counts_while_storing = []
+
+    class Tail(deque):
+        def append(self, x):
+            counts_while_storing.append(b.total_lines)
+            super().append(x)
+
+        def extend(self, xs):
+            counts_while_storing.append(b.total_lines)
+            super().extend(xs)
+
+    b.tail = Tail(maxlen=3)
+    b.write(b"h\n")
+    b.write(b"one line\n")
+    b.write(b"a\nchunk\nof\nlines\n")
+    assert counts_while_storing == [1, 2]
+    assert b.total_lines == 6 and list(b.tail) == [b"chunk", b"of", b"lines"]
 
 
 def test_log_buffer_splits_chunks_and_cuts_long_lines():

@@ -185,3 +185,46 @@ def test_random_plain_lines_never_raise(lines, rc):
     check_invariants(m)
     m.finish(rc)
     check_invariants(m)
+
+
+class _LinesByHand:
+    """What a LogBuffer must keep, line by line: every complete line (cut past the limit; a
+    partial line past the limit becomes a line at once), the partial line held."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.lines, self.partial = limit, [], b""
+
+    def write(self, data: bytes) -> None:
+        data, self.partial = self.partial + data, b""
+        *done, last = data.split(b"\n")
+        if len(last) > self.limit:
+            done.append(last)
+        else:
+            self.partial = last
+        self.lines.extend(x[:self.limit] + " … [line cut]".encode() if len(x) > self.limit else x for x in done)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 30), st.sampled_from([b"a", b"bb\n", b"\n", b"xyz" * 7])),
+                max_size=40),
+       st.integers(0, 6), st.integers(0, 8), st.integers(1, 30), st.booleans())
+def test_log_buffer_keeps_the_same_lines_however_the_output_is_chunked(chunks, head, tail, limit, flush):
+    from railpack_tui.core.model import LogBuffer
+
+    buf, ref = LogBuffer(head_lines=head, tail_lines=tail, max_line_bytes=limit), _LinesByHand(limit)
+    grew = 0
+    for n_lines, pad, piece in chunks:  # one line per write, or hundreds of lines in one chunk
+        data = b"".join(b"l%d" % i + b"." * pad + b"\n" for i in range(n_lines)) + piece
+        grew += buf.write(data)
+        ref.write(data)
+    if flush:
+        grew += buf.flush()
+        ref.write(b"\n") if ref.partial else None
+    want_head = ref.lines[:head]
+    rest = ref.lines[head:]
+    want_tail = rest[max(0, len(rest) - tail):] if tail else []
+    assert buf.head == want_head and list(buf.tail) == want_tail
+    assert buf.total_lines == len(ref.lines)
+    assert buf.dropped == len(ref.lines) - len(want_head) - len(want_tail)
+    assert buf.partial == ref.partial
+    assert grew == buf.nbytes == sum(map(len, want_head + want_tail))
