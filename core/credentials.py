@@ -62,9 +62,11 @@ class SavedName:
     username: str
     store: str  # keyring | session
     saved_at: float | None = None
+    available: bool = True  # False: saved in a keyring this session cannot open
 
     def to_json(self) -> dict:
-        return {"host": self.host, "username": self.username, "store": self.store, "saved_at": self.saved_at}
+        return {"host": self.host, "username": self.username, "store": self.store, "saved_at": self.saved_at,
+                "available": self.available}
 
 
 class NoKeyring(EnvironmentProblem):
@@ -284,7 +286,9 @@ def delete(host: str, username: str) -> bool:
 
 def list_saved() -> list[SavedName]:
     """Saved names (keyring index, then session memory); never secrets."""
-    out = [SavedName(e["host"], e["username"], "keyring", e.get("saved_at")) for e in _read_index()]
+    entries = _read_index()
+    usable = keyring_status().usable if entries else True
+    out = [SavedName(e["host"], e["username"], "keyring", e.get("saved_at"), usable) for e in entries]
     with _session_lock:
         out += [SavedName(c.host, c.username, "session") for c in _session.values()]
     return sorted(out, key=lambda s: (s.host, s.username, s.store))

@@ -285,8 +285,10 @@ def _explain_root(ctx: _Ctx, step) -> dict:
         diff = _diff([_text(prev_step.name)], [_text(step.name)], run)
         return _miss("command-changed", f"the step changed since build #{run}", compared_run=run, diff=diff)
     elif ctx.df is None and _RAILPACK_COPY.match(step.name or ""):
-        # a Railpack plan's context copy (`copy .`, `copy src/ ...`): no Dockerfile, the name gives the sources
-        sources = _RAILPACK_COPY.match(step.name).group(1).split()
+        # a Railpack plan's context copy: `copy SRC` (Railpack's name when source and destination are
+        # one path) or BuildKit's own `copy SRC DEST`; sources are relative to the context
+        words = _RAILPACK_COPY.match(step.name).group(1).split()
+        sources = [w.lstrip("/") or "." for w in (words[:-1] if len(words) > 1 else words)]
         changed = _files_miss(ctx, prev, sources)
         if changed:
             return changed

@@ -60,6 +60,9 @@ class BuildRequest:
     # -- checks and derived values -------------------------------------------------------
     def validate(self) -> "BuildRequest":
         p = Path(self.path).expanduser()
+        if p.is_file():
+            raise BadInput(f"{self.path!r} is a file, not a project directory.",
+                           fix=f"pass the directory that holds it: railpack-tui build {p.parent}")
         if not p.is_dir():
             raise BadInput(f"project directory {self.path!r} does not exist.", fix="pass a directory that holds a Dockerfile (or a Railpack app)")
         if self.engine not in ENGINES:
@@ -80,6 +83,8 @@ class BuildRequest:
             from . import refs
 
             refs.parse(self.output[len("push="):])
+        if self.progress_file:
+            _check_writable_file(self.progress_file, "--progress-file")
         return self
 
     def project_dir(self) -> Path:
@@ -113,9 +118,10 @@ class BuildRequest:
     def tls(self) -> builders.TLS | None:
         return builders.TLS.from_dir(self.tls_dir) if self.tls_dir else None
 
-    def to_info(self) -> dict:
-        """What history and explanations need to know about the request."""
-        return {"engine": self.engine, "builder": self.builder, "cache_ref": self.cache_ref, "mode": self.mode,
+    def to_info(self, builder: str | None = None) -> dict:
+        """What history and explanations need to know about the request; `builder`: the one the
+        build actually used (the request's may be None: BUILDKIT_HOST or the sandbox)."""
+        return {"engine": self.engine, "builder": builder or self.builder, "cache_ref": self.cache_ref, "mode": self.mode,
                 "no_import": self.no_import, "no_export": self.no_export, "no_cache": self.no_cache,
                 "ignore_export_error": self.ignore_export_error, "build_args": dict(self.build_args),
                 "target": self.target, "project": str(self.project_dir())}
@@ -128,6 +134,19 @@ class BuildRequest:
             except RailpackTuiError:
                 builder = builders.Builder(addr="${BUILDKIT_HOST}", source="placeholder")
         return make_engine(self.engine, builder).command_line(self)
+
+
+def _check_writable_file(path: str, flag: str) -> None:
+    """Refuse, before anything starts, a file the build could not create at its end."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise BadInput(f"{flag} {path!r} is a directory.", fix=f"name a file inside it, e.g. {flag} {p / 'progress.jsonl'}")
+    parent = p.parent
+    if not parent.is_dir():
+        raise BadInput(f"{flag} {path!r}: the directory {str(parent)!r} does not exist.",
+                       fix=f"create it first (mkdir -p {parent}) or name a file in an existing directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BadInput(f"{flag} {path!r} cannot be written.", fix="name a file in a directory you can write to")
 
 
 def make_engine(name: str, builder: builders.Builder):
@@ -219,13 +238,14 @@ def _credential_for(host: str):
     return cred if cred is not None and cred.host == host else None
 
 
-def _after_build(request: BuildRequest, model, snapshot, notes: list[str], prepared: "_Prepared | None" = None) -> int | None:
+def _after_build(request: BuildRequest, model, snapshot, notes: list[str], prepared: "_Prepared | None" = None,
+                 builder: str | None = None) -> int | None:
     """Explain the build's misses (against the earlier runs in the history), then record it with its
     explanations in one transaction. Neither may fail a build: a problem becomes a note (and a crash
     log entry); a failed explanation never costs the record."""
     from . import explain, history
 
-    info = request.to_info()
+    info = request.to_info(builder)
     run_id = None
     try:
         db = history.default()
@@ -355,8 +375,9 @@ class _Prepared:
     builds: the project snapshot (unless taken before the start), the history database with the
     project's earlier runs, the builder's cache-debug address, and the modules that use them."""
 
-    def __init__(self, request: BuildRequest, snapshot_now: bool, taken: threading.Event):
+    def __init__(self, request: BuildRequest, snapshot_now: bool, taken: threading.Event, builder: str | None = None):
         self.request = request
+        self.builder = builder
         self.notes: list[str] = []
         self.taken = taken
         self.snapshot = _snapshot(request, self.notes) if snapshot_now else None
@@ -386,7 +407,7 @@ class _Prepared:
         try:  # only a head start: _after_build does whatever is missing here
             from . import cachedebug, explain, history
 
-            info = self.request.to_info()
+            info = self.request.to_info(self.builder)
             self.earlier = explain.Earlier(history.default(), history._norm(info["project"]))
             self.debug_addr = cachedebug.debug_addr(info)
         except Exception:  # noqa: BLE001
@@ -482,7 +503,7 @@ class BuildRun:
                 if probe is not None and _has_preparation(engine):
                     probe.result()  # a dead builder fails before a long preparation
                 self._check_cancel()
-                prepared = _Prepared(req, _writes_into_context(req), self.snapshot_taken)
+                prepared = _Prepared(req, _writes_into_context(req), self.snapshot_taken, self.builder.display)
                 creds = []
                 for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
                     cred = _credential_for(host)
@@ -542,7 +563,8 @@ class BuildRun:
         if self.model is not None:
             self.model.finish(returncode=rc, cancelled=cancelled)
             if rc is not None:
-                run_id = _after_build(req, self.model, snapshot, notes, prepared)
+                run_id = _after_build(req, self.model, snapshot, notes, prepared,
+                                      self.builder.display if self.builder else None)
             self.on_event(RunEvent("progress", changes=self.model.drain_changes()))
         self.result = BuildResult(request=req, model=self.model, engine=req.engine,
                                   builder=self.builder.display if self.builder else (req.builder or ""),
@@ -569,7 +591,13 @@ class BuildRun:
             nonlocal sink
             self._phase(building)
             if self.request.progress_file:
-                sink = open(self.request.progress_file, "w", buffering=1)  # line-buffered: tail -f works
+                try:
+                    sink = open(self.request.progress_file, "w", buffering=1)  # line-buffered: tail -f works
+                except OSError as exc:
+                    proc.cancel()
+                    proc.wait()
+                    raise BadInput(f"--progress-file {self.request.progress_file!r} cannot be written: {exc.strerror}.",
+                                   fix="name a file in a directory you can write to") from None
 
         try:
             if held is None:

@@ -105,7 +105,13 @@ CASES = [
      ["standard input", "--password-stdin"]),
     # paths and projects
     ("path-missing", ["build", "{w}/nope"], "", 2, ["does not exist", "fix"]),
-    ("path-is-file", ["build", "{w}/a-file.txt"], "", 2, ["fix"]),
+    ("path-is-file", ["build", "{w}/a-file.txt"], "", 2, ["is a file, not a project directory", "fix"]),
+    ("path-is-the-dockerfile", ["build", "{w}/ok/Dockerfile"], "", 2,
+     ["is a file, not a project directory", "railpack-tui build {w}/ok"]),
+    ("progress-file-dir-missing", ["build", "{w}/ok", "--progress-file", "{w}/nope/p.jsonl"], "", 2,
+     ["--progress-file", "does not exist", "fix"]),
+    ("progress-file-is-dir", ["build", "{w}/ok", "--progress-file", "{w}/ok"], "", 2,
+     ["--progress-file", "is a directory", "fix"]),
     ("no-dockerfile", ["build", "{w}/no-dockerfile"], "", 2, ["no dockerfile", "add a dockerfile"]),
     ("dockerfile-is-dir", ["build", "{w}/dockerfile-is-dir"], "", 2, ["dockerfile", "fix"]),
     ("dockerfile-dangling", ["build", "{w}/dangling"], "", 2, ["dockerfile", "fix"]),
@@ -160,7 +166,7 @@ def test_bad_input_text_and_json(case, world):
         text, result = run(world, argv, stdin), None
     else:
         text, result = run_both(world, argv, stdin)
-    out = check(text, code, *words)
+    out = check(text, code, *_argv(words, world))
     assert SECRET not in out
     assert not (world / "sandbox" / "sandbox.json").exists(), "bad input started the sandbox"
     if result is None:
@@ -257,6 +263,8 @@ def test_registry_list_without_a_keyring_marks_keyring_logins_unavailable(world)
     out = check(run(world, ["registry", "list"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"), 0)
     row = next(line for line in out.splitlines() if "ghcr.example.org" in line)
     assert "bob" in row and "unavailable" in row, out
+    listed = json.loads(check(run(world, ["registry", "list", "--json"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"), 0))
+    assert [(c["host"], c["store"], c["available"]) for c in listed["credentials"]] == [("ghcr.example.org", "keyring", False)]
 
 
 def test_registry_test_with_a_username_and_no_keyring_names_password_stdin(world):

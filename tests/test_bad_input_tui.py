@@ -92,6 +92,7 @@ async def test_build_without_a_dockerfile_names_the_fix(broken):
         await settle(pilot)
         text = " ".join(messages(app))
         assert "Dockerfile" in text and "Fix:" in text, text
+        assert 'pick "Engine: railpack" in the command palette' in text and "--engine" not in text, text
         assert not app.state.building
         await visit_every_screen(pilot)
         assert_no_crash(app)

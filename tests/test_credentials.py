@@ -265,3 +265,17 @@ def test_the_docker_config_choice_is_remembered(memory, config_dir, tmp_path, mo
     credentials.set_docker_config_opt_in(False)
     assert credentials.for_registry("reg.io") is None
     assert _files_contain(config_dir, SECRET) == []
+
+
+def test_saved_logins_say_when_the_keyring_holding_them_cannot_be_opened(use_backend, config_dir):
+    """A login saved in a keyring stays listed when this session has none, marked unavailable
+    (callers showed "keyring" as if the password could be used)."""
+    use_backend(MemoryKeyring())
+    credentials.save(Credential("reg.io", "alice", SECRET))
+    assert [(s.store, s.available) for s in credentials.list_saved()] == [("keyring", True)]
+    use_backend(fail.Keyring())
+    credentials.remember(Credential("other.io", "bob", SECRET))
+    saved = {s.host: s for s in credentials.list_saved()}
+    assert (saved["reg.io"].store, saved["reg.io"].available) == ("keyring", False)
+    assert saved["reg.io"].to_json()["available"] is False
+    assert (saved["other.io"].store, saved["other.io"].available) == ("session", True)

@@ -100,6 +100,19 @@ def test_cli_build_json_and_exit_codes(sandbox, sandbox_credential, example_proj
     assert code == 2
 
 
+def test_history_records_the_builder_a_build_used_when_none_was_given(sandbox, example_project, monkeypatch, capsys):
+    """Without --builder the build runs on BUILDKIT_HOST (or the sandbox); history recorded null."""
+    from railpack_tui.core.cli import main
+
+    monkeypatch.setenv("BUILDKIT_HOST", sandbox.buildkit_host)
+    assert main(["build", str(example_project), "--no-import", "--no-export", "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["builder"] == sandbox.buildkit_host
+    assert main(["history", str(example_project), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["builder"] for r in runs if r["id"] == built["run_id"]] == [sandbox.buildkit_host]
+
+
 def _slow_project(tmp_path: Path, token: str) -> Path:
     d = tmp_path / "slow"
     d.mkdir()

@@ -61,12 +61,12 @@ def test_confirm_run_reads_env_differences():
     assert cachedebug._confirm_run(miss, ins, execs[:1])["confirmed"] is False
 
 
-def _railpack_stream(copy_cached: bool) -> list[str]:
+def _railpack_stream(copy_cached: bool, copy_name: str = "copy .") -> list[str]:
     """Railpack-shaped vertex names (custom names, no [stage i/N]); Railpack cannot build offline here."""
     t = "2026-12-03T10:00:0{}Z"
     ctx, cp, inst = ("sha256:" + c * 64 for c in "abc")
     v = [{"digest": ctx, "name": "[internal] load build context", "started": t.format(0), "completed": t.format(1)},
-         {"digest": cp, "name": "copy .", "inputs": [ctx], "started": t.format(1), "completed": t.format(2),
+         {"digest": cp, "name": copy_name, "inputs": [ctx], "started": t.format(1), "completed": t.format(2),
           **({"cached": True} if copy_cached else {})},
          {"digest": inst, "name": "npm ci", "inputs": [cp], "started": t.format(2), "completed": t.format(5)}]
     return [json.dumps({"vertexes": [x]}) for x in v]
@@ -155,3 +155,31 @@ def test_explains_a_recorded_plain_progress_build(example_project, tmp_path):
                  '[build 2/2] RUN echo "building 1.0.0"; sleep 1; cat src/*.txt > app.txt; echo "1.0.0" > version.txt'):
         assert misses[name]["kind"] == "parent-missed" and misses[name]["root"] == "[build 1/2] COPY src/ ./src/"
     assert len(misses) == 3
+
+
+def test_railpack_copy_of_a_folder_names_its_source_not_its_destination(tmp_path):
+    """BuildKit names Railpack's copy of a local input `copy /src /app/src` (source, then destination):
+    the destination is not a path of the project."""
+    from railpack_tui.core import history, model
+
+    app = tmp_path / "app"
+    (app / "src").mkdir(parents=True)
+    (app / "package.json").write_text("{}")
+    (app / "src" / "a.txt").write_text("1\n")
+    p = project.detect(app)
+    h = history.History.open(tmp_path / "h.sqlite3")
+    info = {"project": p.path, "engine": "railpack", "debug_addr": None}
+    name = "copy /src /app/src"
+    for change in (None, "src/a.txt", "package.json"):
+        if change:
+            (app / change).write_text((app / change).read_text() + "2\n")
+        m = model.load(_railpack_stream(False, name), returncode=0)
+        snap = project.snapshot(p, {})
+        h.record(info, m, snap)
+        explain.annotate(m, snap, h, info)
+        miss = m.step_by_name(name).miss
+        if change == "src/a.txt":
+            assert miss["kind"] == "files-changed" and miss["modified"] == ["src/a.txt"], miss
+            assert miss["detail"].startswith("files under src changed"), miss["detail"]
+        elif change == "package.json":  # outside the copied folder: not why this copy missed
+            assert miss["kind"] != "files-changed", miss

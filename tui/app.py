@@ -37,6 +37,7 @@ from railpack_tui.core.errors import EnvironmentProblem, RailpackTuiError
 
 from . import messages
 from .buildview import Snapshot
+from .fixes import for_dashboard
 from .state import AppState, BuildJob, Settings
 
 # mode -> (module, class, title)
@@ -145,6 +146,7 @@ class RailpackTUI(App):
     def report_error(self, error: BaseException, context: str = "") -> None:
         prefix = f"{context}: " if context else ""
         if isinstance(error, RailpackTuiError):
+            error = for_dashboard(error)
             text = prefix + error.message + (f"\nFix: {error.fix}" if error.fix else "")
             self.notify(text, title=error.kind.replace("-", " ").capitalize(), severity="error", timeout=15)
         else:
@@ -349,6 +351,8 @@ class RailpackTUI(App):
                 job.outcome = "cancelled" if job.cancel_requested else "error"
         else:
             job.outcome = "error"
+        if job.error is not None:
+            job.error = for_dashboard(job.error)
         self.post_message(messages.BuildFinished(job))
 
     @on(messages.BuildFinished)

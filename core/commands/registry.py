@@ -116,7 +116,7 @@ def list_(args) -> int:
     if not saved:
         print("no saved registry credentials (add one: railpack-tui registry login REF --username U --password-stdin)")
     for s in saved:
-        store = f"{s.store} (unavailable: no usable keyring now)" if s.store == "keyring" and not st.usable else s.store
+        store = s.store if s.available else f"{s.store} (unavailable: no usable keyring now)"
         print(f"  {s.host:<40} {s.username:<24} {store}")
     return 0
 
