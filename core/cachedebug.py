@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import urllib.request
 
 MAX_BYTES = 64 << 20
 
@@ -55,12 +54,39 @@ def debug_addr(info: dict) -> str | None:
 
 
 def fetch_all(addr: str, timeout: float = 5.0) -> list[dict]:
-    req = urllib.request.Request(f"http://{addr}/debug/cache/all", headers={"Accept": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        body = resp.read(MAX_BYTES + 1)
+    """Every record of the database (`GET /debug/cache/all`), parsed."""
+    return json.loads(_get(addr, "/debug/cache/all", timeout)) or []
+
+
+def _get(addr: str, path: str, timeout: float) -> bytes:
+    """The body of an HTTP/1.0 GET to buildkitd's debug listener (host:port, loopback in practice).
+    A plain socket, not urllib: urllib.request brings http.client, email and ssl, ~20 ms of CPU in
+    every build. HTTP/1.0, so the answer is never chunked and ends when the server closes."""
+    import socket
+
+    host, _, port = addr.rpartition(":")
+    chunks: list[bytes] = []
+    size = 0
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n".encode())
+        while True:
+            chunk = sock.recv(1 << 18)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BYTES + (1 << 16):
+                raise ValueError("the cache debug database is larger than 64 MiB")
+    head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split(None, 2)
+    if not sep or len(status) < 2 or not status[0].startswith(b"HTTP/"):
+        raise ValueError(f"no HTTP answer from http://{addr}{path}")
+    if status[1] != b"200":
+        raise ValueError(f"HTTP {status[1].decode(errors='replace')} from http://{addr}{path}: "
+                         f"{body[:200].decode(errors='replace').strip()}")
     if len(body) > MAX_BYTES:
         raise ValueError("the cache debug database is larger than 64 MiB")
-    return json.loads(body) or []
+    return body
 
 
 def _data(rec: dict) -> bytes:
@@ -118,6 +144,32 @@ def _env_diff(a: list[str], b: list[str]) -> list[str]:
     return sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k))
 
 
+def _first_pair_differing_in(execs: list[dict], names: list[str]) -> tuple[dict, dict] | None:
+    """The first pair (a, b), a before b in `execs`, with the same cwd whose env differs in one of
+    `names`, in one pass (the daemon keeps an exec record for every build of a command, so
+    comparing every pair grew with the square of its builds). Execs are grouped by cwd; within a
+    group the earliest exec pairs with the first later one whose values of `names` differ from
+    its own, and if none does, every exec of the group has the same values, so no pair there does."""
+    first: dict = {}  # cwd -> (index, exec, values of names, paired already) of the group's earliest exec
+    best: tuple[int, dict, dict] | None = None
+    for i, e in enumerate(execs):
+        cwd = e.get("cwd")
+        try:
+            hash(cwd)
+        except TypeError:  # not a string: only in a malformed record
+            cwd = json.dumps(cwd, sort_keys=True)
+        env = dict(x.split("=", 1) for x in e.get("env") or [] if "=" in x)
+        values = tuple(env.get(n) for n in names)
+        g = first.get(cwd)
+        if g is None:
+            first[cwd] = (i, e, values, False)
+        elif not g[3] and values != g[2]:
+            first[cwd] = (g[0], g[1], g[2], True)
+            if best is None or g[0] < best[0]:
+                best = (g[0], g[1], e)
+    return (best[1], best[2]) if best is not None else None
+
+
 def confirm(ctx, executed) -> None:
     """Add `cache_debug` evidence to root-miss explanations of `executed` steps."""
     addr = debug_addr(ctx.info)
@@ -125,8 +177,8 @@ def confirm(ctx, executed) -> None:
     if not addr or ctx.df is None or not wanted:
         return
     records = fetch_all(addr)
-    execs = exec_records(records)
-    lists = file_lists(records)
+    execs: list[dict] | None = None  # parsed when a step needs them
+    lists: list[dict[str, str]] | None = None
     for step in wanted:
         m = step.miss
         if m["kind"] == "base-image-changed":
@@ -140,8 +192,10 @@ def confirm(ctx, executed) -> None:
             continue
         evidence = None
         if ins.cmd == "RUN":
+            execs = exec_records(records) if execs is None else execs
             evidence = _confirm_run(m, ins, execs)
         elif ins.cmd in ("COPY", "ADD") and m["kind"] == "files-changed":
+            lists = file_lists(records) if lists is None else lists
             evidence = _confirm_files(m, ins, lists, set(ctx.snapshot.files) if ctx.snapshot else set())
         if evidence is not None:
             evidence["source"] = f"http://{addr}/debug/cache/all"
@@ -183,13 +237,11 @@ def _confirm_run(miss: dict, ins, execs: list[dict]) -> dict | None:
     kind = miss["kind"]
     if kind == "build-arg-changed":
         names = miss.get("args") or []
-        pairs = [(a, b) for i, a in enumerate(same) for b in same[i + 1:]
-                 if a.get("cwd") == b.get("cwd") and _env_diff(a.get("env") or [], b.get("env") or [])]
-        for a, b in pairs:
-            diff = _env_diff(a.get("env") or [], b.get("env") or [])
-            if set(diff) & set(names):
-                return {"confirmed": True, "evidence": f"{len(same)} exec cache keys for this command; they differ only in "
-                        f"env {', '.join(diff)}"}
+        pair = _first_pair_differing_in(same, names)
+        if pair is not None:
+            diff = _env_diff(pair[0].get("env") or [], pair[1].get("env") or [])
+            return {"confirmed": True, "evidence": f"{len(same)} exec cache keys for this command; they differ only in "
+                    f"env {', '.join(diff)}"}
         return {"confirmed": False, "evidence": f"{len(same)} exec cache keys for this command; none differ in {', '.join(names)}"}
     if kind == "command-changed":
         if same:

@@ -15,8 +15,6 @@ import secrets
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -96,6 +94,9 @@ def _pid_matches(pid: int, argv0: str, d: Path) -> bool:
 
 
 def _registry_answers(host: str) -> bool:
+    import urllib.error  # here, not at the top: urllib.request (http.client, email, ssl) costs ~20 ms of CPU
+    import urllib.request  # to every process that only reads the sandbox's state (each build does)
+
     try:
         urllib.request.urlopen(f"http://{host}/v2/", timeout=1.0)
         return True

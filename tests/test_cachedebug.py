@@ -1,0 +1,69 @@
+"""core.cachedebug on its own: the RUN confirmation's comparison of a command's exec records, and
+what reading the debug database costs a build (no urllib)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from railpack_tui.core import cachedebug, project
+
+INS = project.dockerfile_mod.parse('FROM scratch\nARG V=1\nRUN echo "$V"\n').stages[0].instructions[1]
+ARGS = ["/bin/sh", "-c", 'echo "$V"']
+
+
+def _every_pair(miss: dict, execs: list[dict]) -> dict:
+    """The confirmation as it was first written: every pair of the command's exec records compared."""
+    same = [e for e in execs if e.get("args") == ARGS]
+    names = miss.get("args") or []
+    diff = cachedebug._env_diff
+    pairs = [(a, b) for i, a in enumerate(same) for b in same[i + 1:]
+             if a.get("cwd") == b.get("cwd") and diff(a.get("env") or [], b.get("env") or [])]
+    for a, b in pairs:
+        d = diff(a.get("env") or [], b.get("env") or [])
+        if set(d) & set(names):
+            return {"confirmed": True, "evidence": f"{len(same)} exec cache keys for this command; they differ only in "
+                    f"env {', '.join(d)}"}
+    return {"confirmed": False, "evidence": f"{len(same)} exec cache keys for this command; none differ in {', '.join(names)}"}
+
+
+exec_record = st.fixed_dictionaries({
+    "args": st.sampled_from([ARGS, ["/bin/sh", "-c", "other"]]),
+    "cwd": st.sampled_from(["/", "/app", None]),
+    "env": st.lists(st.sampled_from(["PATH=/bin", "V=1", "V=2", "V=", "W=1", "W=2", "X=1", "NOEQUALS"]), max_size=5),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(exec_record, max_size=14), st.lists(st.sampled_from(["V", "W", "Y"]), max_size=2, unique=True))
+def test_build_arg_evidence_is_what_comparing_every_pair_gave(execs, names):
+    miss = {"kind": "build-arg-changed", "args": names}
+    assert cachedebug._confirm_run(miss, INS, execs) == _every_pair(miss, execs)
+
+
+def test_build_arg_evidence_does_not_compare_every_pair(monkeypatch):
+    """A daemon keeps an exec record for every build of a command: 200 builds made ~20,000
+    env comparisons after each build."""
+    execs = [{"args": ARGS, "cwd": "/", "env": ["PATH=/bin", "V=1", f"RUN_ID={i}"]} for i in range(200)]
+    execs.append({"args": ARGS, "cwd": "/", "env": ["PATH=/bin", "V=2", "RUN_ID=200"]})
+    calls = []
+    real = cachedebug._env_diff
+    monkeypatch.setattr(cachedebug, "_env_diff", lambda a, b: calls.append(1) or real(a, b))
+    ev = cachedebug._confirm_run({"kind": "build-arg-changed", "args": ["V"]}, INS, execs)
+    assert ev == {"confirmed": True, "evidence": "201 exec cache keys for this command; they differ only in env RUN_ID, V"}
+    assert len(calls) <= 1
+
+
+def test_reading_the_debug_database_does_not_import_urllib():
+    """urllib.request (http.client, email, ssl) costs ~20 ms of CPU; every build reads the
+    sandbox's state and the debug database."""
+    code = ("import sys\nfrom railpack_tui.core import cachedebug, sandbox\n"
+            "sandbox.load()\n"
+            "try:\n    cachedebug.fetch_all('127.0.0.1:1', timeout=0.5)\nexcept OSError:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('urllib.request', 'http.client'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().replace("'", '"')) == []
