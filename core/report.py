@@ -95,6 +95,8 @@ def export_lines(report: dict) -> list[str]:
             kind = classify_cache_error(detail, export=True)
             lines.append(f"cache NOT saved to {ref}: the export failed ({kind}) and was ignored (ignore-error), "
                          f"so the build still succeeded: {detail}".rstrip(": "))
+        elif detail.startswith("not exported: "):  # the build ended first: the export never ran
+            lines.append(f"cache NOT saved to {ref}: {detail[len('not exported: '):]}")
         else:
             lines.append(f"cache NOT saved to {ref}: the export failed ({state}): {detail}".rstrip(": "))
     return lines

@@ -57,6 +57,10 @@ def test_report_says_when_the_cache_was_not_saved():
                                                 "detail": "dial tcp 127.0.0.1:1: connect: connection refused"}]})
     assert ignored.startswith(f"cache NOT saved to {ref}: the export failed (unreachable) and was ignored")
     assert "the build still succeeded" in ignored
+    # a build that failed before its export: the export did not fail, it never ran
+    [never] = export_lines({"cache_export": [{"ref": ref, "state": "error",
+                                              "detail": "not exported: the build ended before the cache export"}]})
+    assert never == f"cache NOT saved to {ref}: the build ended before the cache export"
 
 
 def _run(status: str, states: list[str]):
