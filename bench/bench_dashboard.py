@@ -26,6 +26,11 @@ The stream is bench_progress.generate()'s (the shape of real buildctl rawjson ou
 Each round runs both children, alternating; medians are reported. Targets: dashboard/parser
 <= 2.0, key p95 <= 100 ms, peak RSS <= 250 MiB.
 
+Before/after under one load: --baseline-pythonpath DIR also runs the dashboard child with
+PYTHONPATH=DIR in every round (a directory holding a `railpack_tui` package of other code, e.g.
+`railpack_tui/tui` from `git archive OLD tui` and `core`, `themes`, `examples` linked to this
+tree's), the order of the two dashboards rotating; both sides' medians are printed.
+
 A replay still running after --budget seconds is cancelled through the app (as `c` would) and
 its total projected from the lines ingested so far (the output says "projected"). --coalesce HZ
 is a what-if, not the shipped path: progress handed to the UI thread at most HZ times a second.
@@ -232,6 +237,13 @@ def _coalesce(app_cls, interval: float) -> None:
 
 # --- parent -----------------------------------------------------------------------------------
 
+def _summary(dash: list[dict], tp: float) -> tuple[float, float, list[float], float]:
+    td = statistics.median(x["time"] for x in dash)
+    lat = [v for x in dash for v in x["latencies"]]
+    rss = max(x["vmhwm_kib"] for x in dash) / 1024
+    return td, td / tp, lat, rss
+
+
 def _run_child(args: list[str], env: dict) -> dict:
     p = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
                        timeout=1800)
@@ -261,6 +273,9 @@ def main() -> int:
                     help="seconds between a key's answer and the next key (default %(default)s: keys as fast as they "
                          "are answered; every key's frames are UI work that also lengthens the replay, so a faster "
                          "answer means more keys and a longer total; 0.2 is a fast typist)")
+    ap.add_argument("--baseline-pythonpath", metavar="DIR",
+                    help="also run the dashboard with PYTHONPATH=DIR in every round (a directory holding a railpack_tui "
+                         "package of other code), the order rotating: a before/after under one load")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.child:
@@ -285,30 +300,34 @@ def main() -> int:
         env.pop("BUILDKIT_HOST", None)
         print(f"stream: {size / 1e6:.1f} MB, {nlines} lines ({ns.steps} steps x {ns.lines} log lines); "
               f"terminal {SIZE[0]}x{SIZE[1]}")
-        parser, dash = [], []
+        parser, dash, base = [], [], []
+        args = [str(ns.budget), str(ns.coalesce), str(ns.rate), str(ns.key_gap)]
+        sides = {"dashboard": (dash, env)}
+        if ns.baseline_pythonpath:
+            sides["baseline"] = (base, dict(env, PYTHONPATH=ns.baseline_pythonpath))
+        names = list(sides)
         for r in range(ns.rounds):
             p = _run_child(["parser", str(path)], env)
-            dsh = _run_child(["dashboard", str(path), str(project), str(ns.budget), str(ns.coalesce), str(ns.rate),
-                              str(ns.key_gap)], env)
-            if dsh["cut"]:  # stopped at the budget: project the whole stream at the rate reached
-                dsh["measured"] = dsh["time"]
-                dsh["time"] = dsh["time"] * nlines / max(1, dsh["lines_done"])
             parser.append(p)
-            dash.append(dsh)
-            lat = dsh["latencies"]
-            how = (f"projected from {dsh['lines_done']} of {nlines} lines in {dsh['measured']:.0f}s"
-                   if dsh["cut"] else f"{dsh['outcome']}")
-            print(f"round {r + 1}: parser {p['time']:.3f}s  dashboard {dsh['time']:.3f}s ({how})  "
-                  f"ratio {dsh['time'] / p['time']:.2f}  ({dsh['frames']} frames, {dsh['steps']} steps); "
-                  f"keys n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms "
-                  f"p95 {_pct(lat, .95) * 1000:.0f} ms max {max(lat, default=0) * 1000:.0f} ms; "
-                  f"peak RSS {dsh['vmhwm_kib'] / 1024:.0f} MiB (parser {p['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                into, side_env = sides[name]
+                dsh = _run_child(["dashboard", str(path), str(project), *args], side_env)
+                if dsh["cut"]:  # stopped at the budget: project the whole stream at the rate reached
+                    dsh["measured"] = dsh["time"]
+                    dsh["time"] = dsh["time"] * nlines / max(1, dsh["lines_done"])
+                into.append(dsh)
+                lat = dsh["latencies"]
+                how = (f"projected from {dsh['lines_done']} of {nlines} lines in {dsh['measured']:.0f}s"
+                       if dsh["cut"] else f"{dsh['outcome']}")
+                print(f"round {r + 1}: parser {p['time']:.3f}s  {name} {dsh['time']:.3f}s ({how})  "
+                      f"ratio {dsh['time'] / p['time']:.2f}  ({dsh['frames']} frames, {dsh['steps']} steps); "
+                      f"keys n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms "
+                      f"p95 {_pct(lat, .95) * 1000:.0f} ms max {max(lat, default=0) * 1000:.0f} ms; "
+                      f"peak RSS {dsh['vmhwm_kib'] / 1024:.0f} MiB (parser {p['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)
         tp = statistics.median(x["time"] for x in parser)
-        td = statistics.median(x["time"] for x in dash)
-        lat = [v for x in dash for v in x["latencies"]]
+        td, ratio, lat, rss = _summary(dash, tp)
         p95 = _pct(lat, .95) if lat else float("nan")
-        rss = max(x["vmhwm_kib"] for x in dash) / 1024
-        ratio = td / tp
         cut = any(x["cut"] for x in dash)
 
         def verdict(ok: bool, miss: str) -> str:
@@ -326,6 +345,11 @@ def main() -> int:
               f"(target <= 100 ms: {verdict(p95 <= 0.1, f'{(p95 - 0.1) * 1000:.0f} ms')})")
         print(f"peak RSS (VmHWM):        {rss:.0f} MiB{' (of the part ingested)' if cut else ''}  "
               f"(target <= 250 MiB: {verdict(rss <= 250, f'{rss - 250:.0f} MiB')})")
+        if base:
+            bd, bratio, blat, brss = _summary(base, tp)
+            print(f"baseline code ({ns.baseline_pythonpath}), same rounds: median {bd:.3f}s  ratio {bratio:.2f}  "
+                  f"keys n={len(blat)} p50 {_pct(blat, .5) * 1000:.0f} ms  p95 {_pct(blat, .95) * 1000:.0f} ms  "
+                  f"peak RSS {brss:.0f} MiB")
     return 0
 
 
