@@ -111,3 +111,25 @@ async def test_a_batch_larger_than_the_pane_keeps_only_its_last_lines_and_measur
         await pilot.pause()
         assert logs.virtual_size == (cell_len(wide), 3)  # 2 cells a wide character, not len()
         assert logs.virtual_size.width > len(wide)
+
+
+async def test_lines_render_as_the_log_renders_them_plain_or_not():
+    """The printable-ASCII fast path gives the strips Log's Text render gives; tabs, control
+    characters, wide characters and empty lines still go through Log's own path."""
+    from textual.widgets import Log
+
+    app = LogsApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        logs = app.query_one(StepLogs)
+        lines = ["#7 0.351 plain build output", "", "tab\there", "bell\x07 and \x1b[31mescape", "wide 日本語 ✓",
+                 "x" * 80]
+        logs.write_lines(lines, scroll_end=False)
+        await pilot.pause()
+        style = logs.rich_style
+        for y, text in enumerate(lines):
+            ours = logs._render_line(y, 0, 60)
+            theirs = Log._render_line(logs, y, 0, 60)
+            assert list(ours) == list(theirs), text
+            assert ours.cell_length == theirs.cell_length == 60
+        assert logs._render_line(len(lines), 0, 60).text == " " * 60
+        assert style == logs.rich_style
