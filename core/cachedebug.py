@@ -41,16 +41,29 @@ def debug_addr(info: dict) -> str | None:
     env = os.environ.get("RAILPACK_TUI_BUILDKIT_DEBUG_ADDR")
     if env:
         return env
-    try:
-        from . import sandbox
+    state = _sandbox_state()
+    if state is None:
+        return None
+    addr, host = state.get("debug_addr"), state.get("buildkit_host")
+    if not addr or not isinstance(addr, str):
+        return None
+    builder = info.get("builder") or os.environ.get("BUILDKIT_HOST") or host
+    return addr if builder == host else None
 
-        sb = sandbox.load()
-    except Exception:
+
+SANDBOX_STATE_FILE = "sandbox.json"  # sandbox.STATE_FILE (a test keeps them equal)
+
+
+def _sandbox_state() -> dict | None:
+    """The sandbox's state file, read directly: every build asks for the debug address while
+    BuildKit builds, and importing core.sandbox for it cost ~2.5 ms of CPU."""
+    try:
+        from .paths import sandbox_dir
+
+        state = json.loads((sandbox_dir() / SANDBOX_STATE_FILE).read_text())
+    except Exception:  # noqa: BLE001 - no sandbox, or an unreadable state: no address
         return None
-    if sb is None or not sb.debug_addr:
-        return None
-    builder = info.get("builder") or os.environ.get("BUILDKIT_HOST") or sb.buildkit_host
-    return sb.debug_addr if builder == sb.buildkit_host else None
+    return state if isinstance(state, dict) else None
 
 
 def fetch_all(addr: str, timeout: float = 5.0) -> list[dict]:

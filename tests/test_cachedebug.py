@@ -4,6 +4,7 @@ what reading the debug database costs a build (no urllib)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -67,3 +68,18 @@ def test_reading_the_debug_database_does_not_import_urllib():
             "print(sorted(m for m in sys.modules if m.startswith(('urllib.request', 'http.client'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().replace("'", '"')) == []
+
+
+def test_the_sandbox_debug_address_without_importing_the_sandbox_module(sandbox):
+    from railpack_tui.core import sandbox as sandbox_mod
+
+    assert cachedebug.SANDBOX_STATE_FILE == sandbox_mod.STATE_FILE
+    code = ("import json, sys\nfrom railpack_tui.core import cachedebug\n"
+            f"on = cachedebug.debug_addr({{'builder': {sandbox.buildkit_host!r}}})\n"
+            "other = cachedebug.debug_addr({'builder': 'tcp://127.0.0.1:1'})\n"
+            "print(json.dumps([on, other, 'railpack_tui.core.sandbox' in sys.modules]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("BUILDKIT_HOST", "RAILPACK_TUI_BUILDKIT_DEBUG_ADDR")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(env, RAILPACK_TUI_SANDBOX_DIR=sandbox.dir))
+    assert json.loads(out.stdout) == [sandbox.debug_addr, None, False]
+    assert sandbox.debug_addr
