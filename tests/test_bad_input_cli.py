@@ -132,6 +132,8 @@ CASES = [
     ("project-missing", ["--project", "{w}/nope"], "", 2, ["does not exist", "fix"]),
     ("history-limit", ["history", "{w}/ok", "--limit", "0"], "", 2, ["--limit"]),
     ("serve-port", ["serve", "--port", "99999"], "", 2, ["65535"]),
+    # refused up front, not served to every browser tab as a dashboard that exits at once
+    ("serve-theme-unknown", ["--theme", "nope", "serve", "--port", "18123"], "", 2, ["unknown theme", "railpack-dark"]),
     # not "port already in use" (exit 3): the address is wrong, not busy
     ("serve-host-not-local", ["serve", "--host", "192.0.2.1", "--port", "18123"], "", 2, ["cannot listen on 192.0.2.1", "--host"]),
     ("serve-host-unknown", ["serve", "--host", "nosuch.invalid", "--port", "18123"], "", 2, ["cannot listen on nosuch.invalid"]),

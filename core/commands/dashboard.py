@@ -10,11 +10,16 @@ from .. import defaults
 from ..errors import BadInput
 
 
-def run(args) -> int:
+def check_theme(theme: str | None) -> None:
+    """BadInput for a theme the dashboard does not have (the dashboard and `serve` check first)."""
     from railpack_tui import themes  # Textual loads here: the dashboard needs it anyway
 
-    if args.theme and args.theme not in themes.NAMES:  # before the sandbox starts, not after
-        raise BadInput(f"unknown theme {args.theme!r}.", fix=f"use one of {', '.join(themes.NAMES)}")
+    if theme and theme not in themes.NAMES:
+        raise BadInput(f"unknown theme {theme!r}.", fix=f"use one of {', '.join(themes.NAMES)}")
+
+
+def run(args) -> int:
+    check_theme(args.theme)  # before the sandbox starts, not after
     setup = defaults.resolve(project=args.project, log=lambda m: print(f"railpack-tui: {m}", file=sys.stderr))
     from railpack_tui.tui.app import run_app  # Textual only loads here
 

@@ -52,6 +52,10 @@ def run(args) -> int:
         from ..defaults import project_dir
 
         project_dir(project)
+    # every browser tab starts a dashboard with this theme: an unknown one would end each of them
+    from .dashboard import check_theme
+
+    check_theme(getattr(args, "theme", None))
     _check(host, port)
     try:
         from textual_serve.server import Server
