@@ -263,3 +263,23 @@ async def test_the_engine_goes_with_the_project(tmp_path, home, railpack_app):
     # railpack: buildkit cannot build it without a Dockerfile
     app.state.settings.remember_project_settings(railpack_app, engine="buildkit")
     assert make_app(tmp_path, project=railpack_app).state.engine == "railpack"
+
+
+async def test_keeping_choices_on_a_directory_without_a_project_does_not_open_it(tmp_path, home):
+    """A directory the screen has just refused (no Dockerfile, no Railpack app) stays refused when
+    "Use for this project" is pressed under it. Before: it became the open project (and a recent
+    one), replacing the one that builds, and b then failed with "no Dockerfile"."""
+    project = home / "cache-demo"
+    app = make_app(tmp_path, project=project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        await _open(pilot, home / "notes")
+        app.screen.query_one("#choice-cache-ref", Input).value = "registry.example.com/team/notes:cache"
+        await pilot.pause()
+        app.screen.query_one("#choice-save").press()
+        await settle(pilot)
+        assert app.state.project == project
+        assert app.state.cache_ref != "registry.example.com/team/notes:cache"
+        assert str((home / "notes").resolve()) not in app.state.settings.recent_projects
+        said = [n.message for n in app._notifications]
+        assert any("nothing to build" in m and "open a directory" in m for m in said), said

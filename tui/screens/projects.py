@@ -222,6 +222,13 @@ class ProjectsScreen(StateScreen):
         if self.shown_path is None or not hasattr(self.app, "update_state"):
             return
         if self._current_project() != self.shown_path:
+            if self.detection is None or not self.query_one(DetectionView).buildable(self.detection):
+                # the directory shown was refused: it must not replace the project that builds
+                text = (f"{tilde(self.shown_path)} has nothing to build, so it cannot be the project: "
+                        "open a directory with a Dockerfile or a Railpack app first.")
+                self.query_one(ProjectChoices)._say(text)
+                self.notify(text, title="Not kept", severity="warning")
+                return
             self._make_current(self.shown_path)
         self.app.update_state(cache_ref=event.cache_ref or None, builder=event.builder or None)
 
