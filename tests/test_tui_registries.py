@@ -360,3 +360,38 @@ async def test_form_says_a_ca_file_that_is_a_directory_is_one(tmp_path, isolated
     async with app.run_test(size=(120, 40)) as pilot:
         problem = await _refused_by_the_add_form(pilot, ref="registry.example.com/team/app:cache", ca=str(tmp_path))
         assert "is a directory, not a file" in problem
+
+
+async def test_editing_the_username_without_a_password_is_refused_not_saved_without_one(tmp_path, isolated):
+    """The edit form says the password field is "unchanged (a password is stored)"; the stored
+    password is ci-bot's. Changing the username (or the registry) and leaving the password empty
+    saved the ref under a login with no password at all (Secret: none) and said "Saved"."""
+    _saved_ci_bot()
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index(REF))
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, RegistryFormScreen)
+        form.query_one("#form-username", Input).value = "carol"
+        await pilot.click("#form-save")
+        await pilot.pause()
+        assert isinstance(app.screen, RegistryFormScreen)  # still open
+        problem = str(form.query_one("#form-problem").render())
+        assert "carol" in problem and "ci-bot" in problem and "Password" in problem
+        form.query_one("#form-password", Input).value = "carols-own"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RegistriesScreen), str(form.query_one("#form-problem").render())
+        assert str(table.get_row(REF)[2]) == "keyring" and table.get_row(REF)[1] == "carol"
+        # a username that already has a saved login needs no password typed again
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#form-username", Input).value = "ci-bot"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RegistriesScreen)
+        assert table.get_row(REF)[1] == "ci-bot"

@@ -280,8 +280,13 @@ class RegistriesScreen(StateScreen):
         has_secret = existing is not None and str(self._secret_cell(existing)) in ("keyring", "session")
         if prefill is not None:
             has_secret = True
+        logins = {(n.host, n.username) for n in self.saved_names if n.store == "session" or usable}
+        sandbox = getattr(self.app_state(), "sandbox", None)
+        if sandbox is not None and getattr(sandbox, "registry", None):
+            logins.add((sandbox.registry, getattr(sandbox, "username", "") or ""))
         self.app.push_screen(RegistryFormScreen(existing, keyring_usable=usable, keyring_detail=detail,
-                                                has_secret=has_secret, prefill=prefill), self._form_done)
+                                                has_secret=has_secret, prefill=prefill, logins=frozenset(logins)),
+                             self._form_done)
 
     def action_add(self) -> None:
         self._open_form(None)

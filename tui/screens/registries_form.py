@@ -41,13 +41,15 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, existing: SavedRef | None = None, *, keyring_usable: bool = True, keyring_detail: str = "",
-                 has_secret: bool = False, prefill: SavedRef | None = None) -> None:
+                 has_secret: bool = False, prefill: SavedRef | None = None,
+                 logins: frozenset[tuple[str, str]] = frozenset()) -> None:
         super().__init__()
         self.existing = existing
         self.prefill = prefill or existing
         self.keyring_usable = keyring_usable
         self.keyring_detail = keyring_detail
         self.has_secret = has_secret
+        self.logins = logins  # (registry, username) pairs that have a password somewhere
 
     def compose(self) -> ComposeResult:
         e = self.prefill
@@ -98,11 +100,28 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
         password = self.query_one("#form-password", Input).value
         if password and not username:
             return "A password needs a username: fill in Username."
+        moved = self._stored_password_left_behind(refs.parse_cache_ref(ref).registry, username)
+        if not password and moved:
+            return (f"The stored password is {moved}'s, not {username}@{refs.parse_cache_ref(ref).registry}'s. "
+                    f"Fix: type {username}'s Password, or keep the username {moved}.")
         ca = self.query_one("#form-ca", Input).value.strip()
         if ca and not Path(ca).expanduser().is_file():
             what = "is a directory, not a file" if Path(ca).expanduser().is_dir() else "does not exist"
             return f"The CA file {ca} {what}. Fix: give a readable PEM file, or leave it empty."
         return ""
+
+    def _stored_password_left_behind(self, registry: str, username: str) -> str:
+        """The edited ref's old username when its stored password does not serve the new
+        registry/username (which has no password saved of its own); "" otherwise."""
+        if self.existing is None or not self.has_secret or not username:
+            return ""
+        try:
+            before = (refs.parse_cache_ref(self.existing.ref).registry, self.existing.username)
+        except RailpackTuiError:
+            return ""
+        if (registry, username) == before or (registry, username) in self.logins:
+            return ""
+        return self.existing.username or ""
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
