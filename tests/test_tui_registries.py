@@ -395,3 +395,27 @@ async def test_editing_the_username_without_a_password_is_refused_not_saved_with
         await settle(pilot)
         assert isinstance(app.screen, RegistriesScreen)
         assert table.get_row(REF)[1] == "ci-bot"
+
+
+async def test_removing_a_ref_leaves_its_login_listed_where_d_removes_it(tmp_path, isolated):
+    """Removing a ref keeps its password (the message says so); the login was then listed nowhere
+    when another ref used the same registry, so the screen could no longer show or remove it."""
+    credentials.save(credentials.Credential("registry.example.com", "alice", SECRET))
+    app = _app(tmp_path)
+    put_ref(app.state.settings, SavedRef("registry.example.com/team/a:cache", "alice"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index("registry.example.com/team/a:cache"))
+        await pilot.press("d")
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications][-1]
+        assert "alice" in said and "registry.example.com" in said
+        key = "login:registry.example.com:alice"
+        assert key in [k.value for k in table.rows]  # still there, as a saved login
+        table.move_cursor(row=table.get_row_index(key))
+        await pilot.press("d")
+        await settle(pilot)
+        await settle(pilot)
+        assert (credentials.service_name("registry.example.com"), "alice") not in isolated.store
+        assert REF in [k.value for k in table.rows]  # ci-bot's ref untouched

@@ -134,12 +134,13 @@ class RegistriesScreen(StateScreen):
         return ""
 
     def logins_without_ref(self) -> list[Any]:
-        """Saved logins (`registry login HOST`) for registries no listed cache ref uses."""
-        hosts = {registry_of(s.ref) for s in self.entries()}
+        """Saved logins (`registry login HOST`, or a removed ref's) that no listed cache ref names:
+        each gets a row of its own, so it can be seen, given a ref (e) or removed (d)."""
+        named = {(registry_of(s.ref), s.username) for s in self.entries()}
         seen: set[tuple[str, str]] = set()
         out = []
         for n in self.saved_names:  # one row per login: it can be in the keyring and this session's memory
-            if n.host not in hosts and (n.host, n.username) not in seen:
+            if (n.host, n.username) not in named and (n.host, n.username) not in seen:
                 seen.add((n.host, n.username))
                 out.append(n)
         return out
@@ -358,13 +359,17 @@ class RegistriesScreen(StateScreen):
             return
         if saved is None:
             return
+        secret = str(self._secret_cell(saved))
         settings = self.settings()
         if settings is not None:
             drop_ref(settings, saved.ref)
         self.last_results.pop(saved.ref, None)
         self._refresh_table()
-        self.notify(f"Removed {saved.ref} from the list (its password stays in the keyring; "
-                    f"`railpack-tui registry logout` removes it).", title="Cache ref", timeout=6)
+        login = (registry_of(saved.ref), saved.username)
+        kept = secret.startswith(("keyring", "session")) and login in {(n.host, n.username) for n in self.logins_without_ref()}
+        self.notify(f"Removed {saved.ref} from the list." + (
+            f" The password for {login[1]}@{login[0]} stays saved: it is listed as a saved login, where d removes it."
+            if kept else ""), title="Cache ref", timeout=6)
 
     @work(thread=True, group="registries-save", exit_on_error=False)
     def forget_login(self, host: str, username: str) -> None:
