@@ -129,14 +129,18 @@ def test_pair_steps_keeps_steps_only_in_one_build():
     assert [p.changed for p in pairs] == [True, True]
 
 
+async def _compare_3_with_2(pilot):
+    """History, then Enter on build #3: compared with #2. The compare screen and its table."""
+    await _on_history(pilot)
+    await pilot.press("down", "down", "down", "enter")
+    await settle(pilot)
+    return pilot.app.screen, pilot.app.screen.query_one("#compare-table", DataTable)
+
+
 async def test_compare_swap_and_only_changed(tmp_path, recorded):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_history(pilot)
-        await pilot.press("down", "down", "down", "enter")  # #3 against #2
-        await settle(pilot)
-        screen = app.screen
-        table = screen.query_one("#compare-table", DataTable)
+        screen, table = await _compare_3_with_2(pilot)
         assert table.row_count == 8
         await pilot.press("f")
         await pilot.pause()
@@ -159,3 +163,23 @@ async def test_compare_with_no_builds_does_not_speak_of_a_first_one(tmp_path, mo
         messages = [str(n.message) for n in app._notifications]
         assert any("none is recorded for this project yet" in m for m in messages), messages
         assert not any("this is the first one recorded" in m for m in messages)
+
+
+async def test_only_changed_keeps_the_highlighted_step(tmp_path, recorded):
+    """f (only changed) and f again keep the cursor, and the pane below, on the same step; before,
+    the cursor stayed at the same row number, on another step (or the last one)."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, table = await _compare_3_with_2(pilot)
+
+        def highlighted() -> str:
+            return table.get_row_at(table.cursor_row)[1].plain[:16]
+
+        await pilot.press("down")  # from the first changed step to the next one
+        await pilot.pause()
+        assert highlighted() == "[build 2/2] RUN "
+        for _ in range(2):
+            await pilot.press("f")
+            await pilot.pause()
+            assert highlighted() == "[build 2/2] RUN "
+            assert str(screen.query_one("#compare-why").render()).startswith("[build 2/2] RUN")

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from ..widgets.history_diff import RunDiff, StepPair, hit_ratio
 from ..widgets.history_runs import cached_count, state_text, when
@@ -112,7 +113,7 @@ class CompareScreen(Screen):
                          style="dim")
         self.query_one("#compare-changes", Static).update(lines)
         table = self.query_one("#compare-table", DataTable)
-        keep = table.cursor_row
+        keep = self._cursor_pair(table)
         table.clear()
         # the other columns take about 80 cells; the full reason is in the pane below the table
         why_width = max(12, (table.size.width or self.app.size.width) - 82)
@@ -125,8 +126,19 @@ class CompareScreen(Screen):
             why.truncate(why_width, overflow="ellipsis")
             table.add_row(_arrow(pair), name, state_text(pair.a.state if pair.a else None), _time(pair.a),
                           state_text(pair.b.state if pair.b else None), _time(pair.b), why, key=str(i))
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+        if table.row_count:  # the same step again, else the next one shown, else the last row
+            shown = [int(k.value) for k in table.rows]
+            table.move_cursor(row=next((i for i, p in enumerate(shown) if p >= keep), len(shown) - 1))
+
+    @staticmethod
+    def _cursor_pair(table: DataTable) -> int:
+        """The index in `diff.pairs` of the highlighted row (rows are keyed by it), or 0."""
+        if not table.row_count:
+            return 0
+        try:
+            return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except CellDoesNotExist:
+            return 0
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show)
