@@ -6,7 +6,7 @@ path a live build takes, against the parser alone on the same stream in the same
 The stream is bench_progress.generate()'s (the shape of real buildctl rawjson output, >= 40 MB).
 
 - parser alone (baseline): a child process reads the file line by line, decodes each line as
-  `EngineProcess.lines()` does and feeds `BuildModel("rawjson")`, then `finish(0)`.
+  `EngineProcess.batches()` does and feeds `BuildModel("rawjson")`, then `finish(0)`.
 - dashboard: a child process runs `RailpackTUI` under `App.run_test()` (120x40) with a driver that
   is not headless (so every frame is rendered to terminal sequences, then discarded), presses
   `b`-equivalent `app.start_build()` and lets the real path run: build worker thread ->
@@ -66,16 +66,17 @@ def _vmhwm_kib() -> int:
 # --- children ---------------------------------------------------------------------------------
 
 def child_parser(path: str) -> dict:
+    from railpack_tui.core.engines.base import line_batches
     from railpack_tui.core.model import BuildModel
 
     t0 = time.perf_counter()
     m = BuildModel("rawjson")
     feed = m.feed_line
-    with open(path, "rb") as fh:
-        for raw in fh:  # what EngineProcess.lines() hands the runner
-            line = raw.decode(errors="replace").rstrip("\r\n")
-            if line.startswith("{"):
-                feed(line)
+    with open(path, "rb", buffering=0) as fh:
+        for batch in line_batches(os.read, fh.fileno()):  # what EngineProcess.batches() hands the runner
+            for line in batch:
+                if line.startswith("{"):
+                    feed(line)
     m.finish(0)
     elapsed = time.perf_counter() - t0
     return {"time": elapsed, "vmhwm_kib": _vmhwm_kib(), "status": m.status}
@@ -131,7 +132,15 @@ def child_dashboard(path: str, project: str, budget: str, coalesce: str, rate: s
     fed = [0]
 
     class CountingProcess(EngineProcess):
-        def lines(self):
+        def batches(self):
+            for batch in super().batches():
+                fed[0] += len(batch)
+                yield batch
+
+        def lines(self):  # what the runner of older code (--baseline-pythonpath) reads
+            if hasattr(EngineProcess, "batches"):
+                yield from (line for batch in self.batches() for line in batch)
+                return
             for line in super().lines():
                 fed[0] += 1
                 yield line

@@ -602,42 +602,46 @@ class BuildRun:
         try:
             if held is None:
                 begin()
-            for line in proc.lines():
+            for batch in proc.batches():
                 if held is not None:
-                    if not line.startswith("{") or not probe.proven():
+                    for n, line in enumerate(batch):
+                        if line.startswith("{") and probe.proven():
+                            begin()
+                            batch = held + batch[n:]
+                            held = None
+                            break
                         held.append(line)
+                    else:
                         continue
-                    begin()
-                    for early in held:
-                        self._take(early, tail, sink)
-                    held = None
-                self._take(line, tail, sink)
+                self._take(batch, tail, sink)
             rc = proc.wait()
             if held is not None:  # the engine ended without showing progress: was it the builder?
                 if not self._cancel.is_set():
                     probe.result()
                 begin()
-                for early in held:
-                    self._take(early, tail, sink)
+                self._take(held, tail, sink)
             return rc
         finally:
             if sink:
                 sink.close()
 
-    def _take(self, line: str, tail: list[str], sink) -> None:
-        if sink:
-            sink.write(masking.progress_line(self.model.masker, line) + "\n")  # no secret on disk
-        if not line.startswith("{"):
-            self.model.feed_line(line)  # keeps the build's error text (`error: ...`), masked
-            if line.strip():
-                line = self.model.masker.text(line) if self.model.masker else line
+    def _take(self, lines: list[str], tail: list[str], sink) -> None:
+        """One read's lines into the model, then one progress event: never a change held back
+        while the engine is quiet (the event follows the last line there is), and not one
+        event per line of a flood."""
+        model = self.model
+        if sink:  # no secret on disk
+            sink.write("".join(masking.progress_line(model.masker, line) + "\n" for line in lines))
+        feed = model.feed_line
+        for line in lines:
+            feed(line)  # a non-JSON line too: it keeps the build's error text (`error: ...`), masked
+            if not line.startswith("{") and line.strip():
+                line = model.masker.text(line) if model.masker else line
                 tail.append(line)
                 del tail[:-50]
                 self.on_event(RunEvent("output", line))
-            return
-        self.model.feed_line(line)
-        changes = self.model.drain_changes()
-        if changes:  # every line: a throttle here would hide the last change before a quiet step
+        changes = model.drain_changes()
+        if changes:
             self.on_event(RunEvent("progress", changes=changes))
 
 

@@ -290,7 +290,7 @@ class RailpackTUI(App):
         return True
 
     def _on_run_event(self, job: BuildJob, event: Any) -> None:
-        """Called by the runner in the worker thread after every line of the stream, so the model
+        """Called by the runner in the worker thread after every read of the stream, so the model
         is not being written while this runs: this is where it is read. At most SNAPSHOT_HZ times a
         second the worker takes a buildview.Snapshot and posts it in a message that replaces any
         still queued: the worker never waits for the UI, the UI never iterates the model while it

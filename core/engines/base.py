@@ -104,9 +104,14 @@ class EngineProcess:
             _live_groups.add(self.pgid)
 
     def lines(self) -> Iterator[str]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[str]]:
+        """The output as lists of whole lines, one list per read of the pipe: a flood arrives in a
+        few large lists, a trickle line by line."""
         assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            yield raw.decode(errors="replace").rstrip("\r\n")
+        return line_batches(os.read, self._proc.stdout.fileno())
 
     def wait(self) -> int:
         rc = self._proc.wait()
@@ -143,6 +148,30 @@ def _group_has_members(pgid: int) -> bool:
     except PermissionError:
         pass
     return True
+
+
+def line_batches(read: Callable[[int, int], bytes], fd: int, size: int = READ_CHUNK) -> Iterator[list[str]]:
+    """Whole lines (decoded, without their line ending) from `read(fd, size)` until it returns
+    b"", one list per read that completed at least one line; a last unterminated line comes alone."""
+    pending: list[bytes] = []
+    while True:
+        chunk = read(fd, size)
+        if not chunk:
+            break
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(chunk[:cut])
+            text = b"".join(pending).decode(errors="replace")
+        else:
+            text = chunk[:cut].decode(errors="replace")
+        pending = [chunk[cut + 1:]] if cut + 1 < len(chunk) else []
+        lines = text.split("\n")
+        yield [line.rstrip("\r") for line in lines] if "\r" in text else lines
+    if pending:
+        yield [b"".join(pending).decode(errors="replace").rstrip("\r\n")]
 
 
 def _enlarge_pipe(stream) -> None:

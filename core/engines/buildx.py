@@ -203,6 +203,10 @@ class BuildxProcess(EngineProcess):
                 with _live_lock:
                     _live_groups.add(pid)
 
+    def batches(self) -> Iterator[list[str]]:
+        """python-on-whales hands over one line at a time: a batch each."""
+        return ([line] for line in self.lines())
+
     def lines(self) -> Iterator[str]:
         from python_on_whales.exceptions import DockerException
 
