@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from railpack_tui.tui.screens.history import HistoryScreen
 from railpack_tui.tui.screens.history_compare import CompareScreen
 from railpack_tui.tui.widgets.history_diff import compare, pair_steps
-from support.tui_fixtures import fill_history, settle
+from support.tui_fixtures import fill_history, rows_on_screen, settle
 from tui_support import PROJECT, make_app
 
 SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
@@ -183,3 +183,18 @@ async def test_only_changed_keeps_the_highlighted_step(tmp_path, recorded):
             await pilot.pause()
             assert highlighted() == "[build 2/2] RUN "
             assert str(screen.query_one("#compare-why").render()).startswith("[build 2/2] RUN")
+
+
+@pytest.mark.parametrize("size", [(40, 10), (120, 14)])
+async def test_history_and_compare_show_builds_and_steps_on_a_short_terminal(tmp_path, recorded, size):
+    """Below 20 rows the trends, the hints and the 'why' pane give way: before, at 40x10 the
+    trends took every row and the builds table showed none, and the compare showed no step."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _on_history(pilot)
+        table = app.screen.query_one("#history-runs", DataTable)
+        assert table.row_count == 6
+        assert rows_on_screen(app, table) >= 3
+        await pilot.press("enter")
+        await settle(pilot)
+        assert rows_on_screen(app, app.screen.query_one("#compare-table", DataTable)) >= 2

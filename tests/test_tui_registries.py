@@ -15,7 +15,7 @@ from railpack_tui.tui.screens.registries import RegistriesScreen
 from railpack_tui.tui.screens.registries_form import RegistryFormScreen
 from railpack_tui.tui.widgets.registries_store import SavedRef, load_refs, put_ref
 from support.memory_keyring import MemoryKeyring
-from support.tui_fixtures import REF, result_all_ok, result_unauthorized, result_unreachable, settle
+from support.tui_fixtures import REF, result_all_ok, result_unauthorized, result_unreachable, rows_on_screen, settle
 from tui_support import make_app
 
 SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
@@ -419,3 +419,14 @@ async def test_removing_a_ref_leaves_its_login_listed_where_d_removes_it(tmp_pat
         await settle(pilot)
         assert (credentials.service_name("registry.example.com"), "alice") not in isolated.store
         assert REF in [k.value for k in table.rows]  # ci-bot's ref untouched
+
+
+@pytest.mark.parametrize("size", [(40, 10), (120, 14)])
+async def test_a_short_terminal_shows_the_refs_under_a_one_line_no_keyring_banner(tmp_path, no_keyring, size):
+    """At 40x10 the NO KEYRING banner (boxed, wrapped) took every row: no cache ref was visible."""
+    app = _app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _on_registries(pilot)
+        banners = [w for w in app.screen.query(".keyring-banner") if w.display]
+        assert len(banners) == 1 and "NO KEYRING" in str(banners[0].render())
+        assert rows_on_screen(app, app.screen.query_one("#registries-table", DataTable)) >= 1

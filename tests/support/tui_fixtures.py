@@ -31,6 +31,13 @@ async def settle(pilot, timeout: float = 20.0) -> None:
     await pilot.pause()
 
 
+def rows_on_screen(app, table) -> int:
+    """How many of a DataTable's rows are painted (its visible height minus the header)."""
+    geometry = app.screen.find_widget(table)
+    visible = geometry.region.intersection(geometry.clip)
+    return max(0, visible.height - (1 if table.show_header else 0))
+
+
 # --- history -----------------------------------------------------------------------------------
 
 def _entry(text: str, mode: int = 0o100644) -> project.FileEntry:

@@ -15,6 +15,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from ..widgets.history_diff import RunDiff, StepPair, hit_ratio
 from ..widgets.history_runs import cached_count, state_text, when
 from ..widgets.registries_checks import human_duration
+from .state_screen import SHORT_BREAKPOINTS
 
 
 def _time(step) -> str:
@@ -59,6 +60,7 @@ def run_title(run) -> Text:
 
 class CompareScreen(Screen):
     CSS_PATH = "history_compare.tcss"
+    VERTICAL_BREAKPOINTS = SHORT_BREAKPOINTS
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("s", "swap", "Swap A/B"),
                 Binding("f", "only_changed", "Only changed")]
 

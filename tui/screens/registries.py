@@ -246,7 +246,7 @@ class RegistriesScreen(StateScreen):
         visit to Projects or History, the add form), Textual re-styles this screen's nodes and both
         banners came back with the default display (seen: both shown at 140 columns)."""
         shown = self.keyring is not None and not self.keyring.usable
-        narrow = self.has_class("-narrow")
+        narrow = self.has_class("-narrow") or self.has_class("-short")
         for widget in self.query(".keyring-banner"):  # none yet before compose
             widget.display = shown and narrow == (widget.id == "keyring-banner-short")
 

@@ -1,5 +1,6 @@
 """A screen that reads the app's shared state (`self.app.state`), hears of its changes, and
-stacks its panes when the terminal is narrow (class `-narrow` below `NARROW` columns)."""
+stacks its panes when the terminal is narrow (class `-narrow` below `NARROW` columns) and drops
+what is only extra when it is short (class `-short` below `SHORT` rows)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from typing import Any
 from textual.screen import Screen
 
 NARROW = 100
+SHORT = 20
+# Textual sets `-short` (below SHORT rows) before the screen's own on_resize runs
+SHORT_BREAKPOINTS = [(0, "-short"), (SHORT, "-tall")]
 
 
 class StateScreen(Screen):
     """Base of the Projects, Registries and History screens."""
+
+    VERTICAL_BREAKPOINTS = SHORT_BREAKPOINTS
 
     DEFAULT_CSS = """
     StateScreen .pane { border: round $primary 40%; border-title-color: $text-muted; padding: 0 1; }
