@@ -1,4 +1,5 @@
-"""`?`: the keys, and what the dashboard shows. Esc, q or ? closes it."""
+"""`?`: the keys everywhere and those of the screen it is opened on, and what the dashboard
+shows. Esc, q or ? closes it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,33 @@ BUILD = [
     ("y", "copy the equivalent command line (for CI)"),
     ("esc", "back: close, clear the filter, follow the running step"),
 ]
+PROJECTS = [
+    ("/", "type a path (→ completes a directory), enter opens it"),
+    ("enter  o", "open the directory highlighted in the tree"),
+    ("e", "edit the cache ref and builder for the project"),
+    ("ctrl+r", "detect the Dockerfile or Railpack app again"),
+    ("p", "Railpack plan: run `railpack prepare` (a Railpack app)"),
+    ("esc", "back to the tree"),
+]
+REGISTRIES = [
+    ("a", "add a cache ref, with its username and password"),
+    ("e  enter", "edit the selected ref (on a saved login: add a ref on it)"),
+    ("t", "test it: resolve, connect, TLS, auth, pull, push, cache"),
+    ("u", "use it for the project"),
+    ("d", "remove it from the list (on a saved login: its password)"),
+    ("esc", "stop a running test"),
+]
+HISTORY = [
+    ("↑ ↓", "select a build"),
+    ("enter", "compare it with the build before, or with the marked one"),
+    ("space", "mark a build to compare with"),
+    ("ctrl+r", "read the history again"),
+    ("s  f", "in a compare: swap A and B · only the steps that differ"),
+]
+# the section for the screen help is opened on (by its class name)
+SECTIONS = {"BuildScreen": ("Build screen", BUILD), "ProjectsScreen": ("Projects screen", PROJECTS),
+            "RegistriesScreen": ("Registries screen", REGISTRIES), "HistoryScreen": ("History screen", HISTORY),
+            "CompareScreen": ("History screen", HISTORY)}
 NOTES = (
     ("States  ", "CACHED did not run, its result came from a cache · RUNNING · DONE ran (a miss) · "
                  "ERROR · CANCELED · WAIT not started yet"),
@@ -38,12 +66,13 @@ NOTES = (
 )
 
 
-def help_text() -> Table:
+def help_text(screen: str = "BuildScreen") -> Table:
+    """The help for the screen class named `screen` (the Build screen's for any other)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True, min_width=9)
     grid.add_column()
     grid.add_row(Text("railpack-tui", style="bold"), Text("every step's cache hit or miss, and why", style="dim"))
-    for title, rows in (("Everywhere", EVERYWHERE), ("Build screen", BUILD)):
+    for title, rows in (("Everywhere", EVERYWHERE), SECTIONS.get(screen, SECTIONS["BuildScreen"])):
         grid.add_row("", "")
         grid.add_row(Text(title, style="bold underline"), "")
         for key, what in rows:
@@ -62,8 +91,9 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        below = next((s for s in reversed(self.app.screen_stack) if s is not self), None)
         with VerticalScroll(id="help-body"):
-            yield Static(help_text())
+            yield Static(help_text(type(below).__name__))
 
     def on_mount(self) -> None:
         body = self.query_one("#help-body")
