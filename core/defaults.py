@@ -4,11 +4,16 @@ from BUILDKIT_HOST or the local sandbox, and a cache ref in the sandbox registry
 from __future__ import annotations
 
 import os
+import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import example, sandbox, tools
 from .errors import BadInput, RailpackTuiError
+
+
+_REPO_CHARS = frozenset(string.ascii_lowercase + string.digits + "._-")
 
 
 @dataclass
@@ -21,8 +26,11 @@ class Setup:
 
 
 def sandbox_cache_ref(info: sandbox.SandboxInfo, project: Path) -> str:
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in project.name.lower()).strip("-._") or "project"
-    return f"{info.registry}/railpack-tui/{name}:cache"
+    """`REGISTRY/railpack-tui/NAME:cache`, NAME the directory's name made a valid repository path
+    component: lowercase ASCII letters and digits, joined by '.', '_', '__' or dashes."""
+    name = "".join(ch if ch in _REPO_CHARS else "-" for ch in project.name.lower())
+    name = re.sub(r"[._-]+", lambda m: m.group() if re.fullmatch(r"\.|_|__|-+", m.group()) else "-", name)
+    return f"{info.registry}/railpack-tui/{name.strip('-._') or 'project'}:cache"
 
 
 def project_dir(project: str) -> Path:

@@ -222,3 +222,19 @@ def test_a_tag_and_a_digest_in_a_cache_ref_suggests_dropping_the_digest():
     with pytest.raises(BadInput) as e:
         refs.parse_cache_ref(f"reg.io/team/cache@{digest}")
     assert "reg.io/team/cache:cache" in e.value.fix
+
+
+@pytest.mark.parametrize("name, repo", [("Café", "caf"), ("日本", "project"), ("a..b", "a-b"), ("x__-y", "x-y"),
+                                        ("My App", "my-app"), ("-.-", "project"), ("app_v2", "app_v2")])
+def test_the_default_cache_ref_is_a_valid_ref_whatever_the_directory_is_called(name, repo):
+    """A project directory named Café or a..b got the default cache ref .../café:cache or
+    .../a..b:cache, which the build then refused as bad input (a ref the user never typed)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from railpack_tui.core import refs
+    from railpack_tui.core.defaults import sandbox_cache_ref
+
+    ref = sandbox_cache_ref(SimpleNamespace(registry="127.0.0.1:5000"), Path("/src") / name)
+    assert ref == f"127.0.0.1:5000/railpack-tui/{repo}:cache"
+    assert refs.parse_cache_ref(ref).repository == f"railpack-tui/{repo}"
