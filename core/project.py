@@ -97,7 +97,7 @@ def _dockerfile_project(context: Path, df_path: Path) -> Project:
             raise exc from None
         return Project(path=str(context), kind="dockerfile", dockerfile_path=str(df_path),
                        description=f"Dockerfile project (its steps could not be read ahead: {exc.message})")
-    names = [s.display or "(single stage)" for s in parsed.stages]
+    names = [s.display or "unnamed" for s in parsed.stages]
     steps = [st.name for st in parsed.steps()]
     n = len(parsed.stages)
     desc = f"Dockerfile project: {n} stage{'s' if n != 1 else ''} ({', '.join(names)}), {len(steps)} steps"

@@ -82,6 +82,12 @@ def test_detect_dockerfile_project(example_project):
     assert "4 stages" in p.description
 
 
+def test_a_single_unnamed_stage_is_described_without_doubled_brackets(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo hi\n")
+    p = project.detect(tmp_path)
+    assert p.description == "Dockerfile project: 1 stage (unnamed), 2 steps"  # was "1 stage ((single stage))"
+
+
 def test_detect_railpack_app(tmp_path):
     (tmp_path / "package.json").write_text("{}")
     (tmp_path / "requirements.txt").write_text("")
