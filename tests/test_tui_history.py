@@ -198,3 +198,20 @@ async def test_history_and_compare_show_builds_and_steps_on_a_short_terminal(tmp
         await pilot.press("enter")
         await settle(pilot)
         assert rows_on_screen(app, app.screen.query_one("#compare-table", DataTable)) >= 2
+
+
+async def test_a_history_notice_is_shown_once_not_at_every_reload(tmp_path, monkeypatch):
+    """A history database that could not be used is set aside once, and said once: it was said
+    again at every reload (every visit, every build), each time as new."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "history.sqlite3").write_bytes(b"not a database" * 400)
+    monkeypatch.setenv("RAILPACK_TUI_DATA_DIR", str(data))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_history(pilot)
+        for _ in range(2):
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+        said = [str(n.message) for n in app._notifications if "set aside" in str(n.message)]
+        assert len(said) == 1, said

@@ -56,6 +56,7 @@ class HistoryScreen(StateScreen):
         self.runs: list[Any] = []
         self.marked: int | None = None
         self.project: Path | None = None
+        self.noticed: set[str] = set()  # the database's notices already shown (it keeps them all)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,7 +119,9 @@ class HistoryScreen(StateScreen):
         self.query_one(RunsTable).show(self.runs, self.marked)
         self.query_one(HistoryTrends).show(self.runs)
         for notice in message.notices:
-            self.notify(notice, title="History", severity="warning", timeout=10)
+            if notice not in self.noticed:
+                self.noticed.add(notice)
+                self.notify(notice, title="History", severity="warning", timeout=10)
 
     # -- compare --------------------------------------------------------------------------------
     def _highlighted(self) -> Any:
