@@ -430,3 +430,20 @@ async def test_a_short_terminal_shows_the_refs_under_a_one_line_no_keyring_banne
         banners = [w for w in app.screen.query(".keyring-banner") if w.display]
         assert len(banners) == 1 and "NO KEYRING" in str(banners[0].render())
         assert rows_on_screen(app, app.screen.query_one("#registries-table", DataTable)) >= 1
+
+
+async def test_a_ref_without_a_username_names_the_saved_login_its_test_and_builds_use(tmp_path, isolated):
+    """A ref saved with no username is tested and built with the registry's saved login (here
+    ci-bot's), not anonymously: its User column said "anonymous" and the form's placeholder too."""
+    _saved_ci_bot()
+    app = _app(tmp_path)
+    put_ref(app.state.settings, SavedRef("registry.example.com/team/other:cache", ""))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        assert str(table.get_row("registry.example.com/team/other:cache")[1]) == "ci-bot (saved login)"
+        assert str(table.get_row(UNREACHABLE_REF)[1]) == "anonymous"  # no login for 127.0.0.1:5999
+        await pilot.press("a")
+        await pilot.pause()
+        assert "anonymous" not in app.screen.query_one("#form-username", Input).placeholder.replace(
+            "else anonymous", "")

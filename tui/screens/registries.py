@@ -182,6 +182,22 @@ class RegistriesScreen(StateScreen):
             return self._store_cell("keyring")  # saved, but in a keyring this session cannot open
         return Text("none", style="dim")
 
+    def _user_cell(self, saved: SavedRef) -> Text | str:
+        """The username; for a ref without one, the login its test and builds use (as
+        credentials.for_registry picks it: this session's, the newest in the keyring, the
+        sandbox's), else anonymous."""
+        if saved.username:
+            return saved.username
+        host = registry_of(saved.ref)
+        keyring_usable = self.keyring is None or self.keyring.usable
+        session = [n.username for n in self.saved_names if n.host == host and n.store == "session"]
+        kept = sorted((n for n in self.saved_names if n.host == host and n.store == "keyring" and keyring_usable),
+                      key=lambda n: n.saved_at or 0, reverse=True)
+        sandbox = getattr(self.app_state(), "sandbox", None)
+        sandbox_user = getattr(sandbox, "username", "") if getattr(sandbox, "registry", None) == host else ""
+        login = (session[-1:] or [n.username for n in kept[:1]] or [sandbox_user])[0]
+        return Text(f"{login} (saved login)", style="dim") if login else Text("anonymous", style="dim")
+
     def _last_cell(self, ref: str) -> Text:
         if ref == self.testing:
             return Text("testing…", style="yellow")
@@ -206,7 +222,7 @@ class RegistriesScreen(StateScreen):
             label = Text(saved.ref)
             if saved.ref == current:
                 label = Text.assemble(("● ", "bold"), saved.ref)
-            table.add_row(label, saved.username or Text("anonymous", style="dim"), self._secret_cell(saved),
+            table.add_row(label, self._user_cell(saved), self._secret_cell(saved),
                           self._last_cell(saved.ref), key=saved.ref)
         for login in self.logins_without_ref():
             store = self._store_cell(login.store)

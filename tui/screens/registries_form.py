@@ -61,7 +61,7 @@ class RegistryFormScreen(ModalScreen[RegistryForm | None]):
                             validators=[CacheRefValidator()], validate_on=["changed", "submitted"], compact=True)
             with Horizontal(classes="row"):
                 yield Label("Username", classes="label")
-                yield Input(e.username if e else "", placeholder="empty: anonymous", id="form-username", compact=True)
+                yield Input(e.username if e else "", placeholder="empty: the registry's saved login, else anonymous", id="form-username", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Password", classes="label")
                 hint = "unchanged (a password is stored)" if self.has_secret else "registry password or token"
