@@ -447,3 +447,22 @@ async def test_a_ref_without_a_username_names_the_saved_login_its_test_and_build
         await pilot.pause()
         assert "anonymous" not in app.screen.query_one("#form-username", Input).placeholder.replace(
             "else anonymous", "")
+
+
+async def test_t_elsewhere_tests_the_project_cache_ref_not_the_last_highlighted_row(tmp_path, isolated):
+    """t on the Build screen (the cold banner says "test the registry (t)") switched to Registries
+    and tested whichever row was highlighted there last, not the cache ref the build uses."""
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index(UNREACHABLE_REF))
+        await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("t")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RegistriesScreen)
+        assert REF in screen.last_results or screen.testing == REF
+        assert UNREACHABLE_REF not in screen.last_results and screen.testing != UNREACHABLE_REF

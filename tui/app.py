@@ -202,11 +202,12 @@ class RailpackTUI(App):
             self.theme = name
 
     async def action_test_registry(self) -> None:
-        """Delegated to the Registries screen (its `action_test_registry`)."""
+        """Delegated to the Registries screen: it tests the project's cache ref (`test_cache_ref`),
+        whichever row was highlighted there before."""
         await self.switch_mode("registries")
-        screen = self.screen
-        if hasattr(screen, "action_test_registry"):
-            self.call_after_refresh(screen.action_test_registry)
+        test = getattr(self.screen, "test_cache_ref", None)
+        if test is not None:
+            self.call_after_refresh(test)
 
     # --- builds -------------------------------------------------------------------------------
 

@@ -411,6 +411,13 @@ class RegistriesScreen(StateScreen):
             pass
 
     # -- test ----------------------------------------------------------------------------------
+    def test_cache_ref(self) -> None:
+        """Test the project's cache ref (t on another screen, the palette's "Test registry")."""
+        current = getattr(self.app_state(), "cache_ref", None)
+        if current:
+            self._select(current)
+        self.action_test_registry()
+
     def action_test_registry(self) -> None:
         if self.keyring is None:  # the keyring check is still running: test right after it
             self._pending_test = True
