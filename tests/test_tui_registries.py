@@ -466,3 +466,21 @@ async def test_t_elsewhere_tests_the_project_cache_ref_not_the_last_highlighted_
         assert isinstance(screen, RegistriesScreen)
         assert REF in screen.last_results or screen.testing == REF
         assert UNREACHABLE_REF not in screen.last_results and screen.testing != UNREACHABLE_REF
+
+
+async def test_renaming_the_project_cache_ref_keeps_it_the_project_one(tmp_path, isolated):
+    """Editing the ● row (the project's cache ref) into another ref left the project on the old
+    name, which came back as a second, unsaved row."""
+    app = _app(tmp_path)
+    renamed = "registry.example.com/team/cache-demo:v2"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_registries(pilot)
+        table = app.screen.query_one("#registries-table", DataTable)
+        table.move_cursor(row=table.get_row_index(REF))
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#form-ref", Input).value = renamed
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.state.cache_ref == renamed
+        assert REF not in [k.value for k in table.rows]

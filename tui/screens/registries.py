@@ -324,6 +324,9 @@ class RegistriesScreen(StateScreen):
         settings = self.settings()
         if settings is not None:
             put_ref(settings, form.saved, form.replacing)
+        renamed = form.replacing is not None and form.replacing != form.saved.ref
+        if renamed and form.replacing == getattr(self.app_state(), "cache_ref", None) and hasattr(self.app, "update_state"):
+            self.app.update_state(cache_ref=form.saved.ref)  # the project's ref was renamed: it follows
         self._refresh_table()
         self._select(form.saved.ref)
         if form.password:
