@@ -362,6 +362,15 @@ async def test_form_says_a_ca_file_that_is_a_directory_is_one(tmp_path, isolated
         assert "is a directory, not a file" in problem
 
 
+async def _on_row(pilot, key: str) -> DataTable:
+    """Registries, with the cursor on the row of `key` (a ref, or login:HOST:USER)."""
+    await _on_registries(pilot)
+    table = pilot.app.screen.query_one("#registries-table", DataTable)
+    table.move_cursor(row=table.get_row_index(key))
+    await pilot.pause()
+    return table
+
+
 async def test_editing_the_username_without_a_password_is_refused_not_saved_without_one(tmp_path, isolated):
     """The edit form says the password field is "unchanged (a password is stored)"; the stored
     password is ci-bot's. Changing the username (or the registry) and leaving the password empty
@@ -369,9 +378,7 @@ async def test_editing_the_username_without_a_password_is_refused_not_saved_with
     _saved_ci_bot()
     app = _app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        table = app.screen.query_one("#registries-table", DataTable)
-        table.move_cursor(row=table.get_row_index(REF))
+        table = await _on_row(pilot, REF)
         await pilot.press("e")
         await pilot.pause()
         form = app.screen
@@ -404,9 +411,7 @@ async def test_removing_a_ref_leaves_its_login_listed_where_d_removes_it(tmp_pat
     app = _app(tmp_path)
     put_ref(app.state.settings, SavedRef("registry.example.com/team/a:cache", "alice"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        table = app.screen.query_one("#registries-table", DataTable)
-        table.move_cursor(row=table.get_row_index("registry.example.com/team/a:cache"))
+        table = await _on_row(pilot, "registry.example.com/team/a:cache")
         await pilot.press("d")
         await settle(pilot)
         said = [str(n.message) for n in app._notifications][-1]
@@ -454,9 +459,7 @@ async def test_t_elsewhere_tests_the_project_cache_ref_not_the_last_highlighted_
     and tested whichever row was highlighted there last, not the cache ref the build uses."""
     app = _app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        table = app.screen.query_one("#registries-table", DataTable)
-        table.move_cursor(row=table.get_row_index(UNREACHABLE_REF))
+        table = await _on_row(pilot, UNREACHABLE_REF)
         await pilot.pause()
         await pilot.press("1")
         await pilot.pause()
@@ -474,9 +477,7 @@ async def test_renaming_the_project_cache_ref_keeps_it_the_project_one(tmp_path,
     app = _app(tmp_path)
     renamed = "registry.example.com/team/cache-demo:v2"
     async with app.run_test(size=(120, 40)) as pilot:
-        await _on_registries(pilot)
-        table = app.screen.query_one("#registries-table", DataTable)
-        table.move_cursor(row=table.get_row_index(REF))
+        table = await _on_row(pilot, REF)
         await pilot.press("e")
         await pilot.pause()
         app.screen.query_one("#form-ref", Input).value = renamed
