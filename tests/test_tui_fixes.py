@@ -23,3 +23,21 @@ def test_the_recorded_error_keeps_its_command_line_fix():
     assert error.fix.endswith("use --engine railpack for a Railpack app")
     plain = EnvironmentProblem("no keyring.", fix="install gnome-keyring")
     assert for_dashboard(plain) is plain
+
+
+def test_registry_test_fixes_name_the_cache_ref_form():
+    """The Registries screen showed the registry test's command-line fixes (--insecure, --ca-cert,
+    `registry login ... --password-stdin`, "pass --username with --password-stdin")."""
+    login = ("run `railpack-tui registry login r.example:5000 --username U --password-stdin`, "
+             "or pass --username with --password-stdin")
+    assert in_dashboard_terms(login) == "give the cache ref a username and password (e on Registries)"
+    assert in_dashboard_terms("log in with `railpack-tui registry login r.example --username U --password-stdin`, "
+                              "or pass --username with --password-stdin") == (
+        "give the cache ref a username and password (e on Registries)")
+    assert in_dashboard_terms("check the username and password (re-run `registry login` if the password changed)") == (
+        "check the username and password (type the new password in the cache ref's form, e on Registries, "
+        "if it changed)")
+    tls = in_dashboard_terms("pass the registry's CA with --ca-cert FILE (and give BuildKit the same CA in "
+                             "buildkitd.toml), or use --insecure to skip verification")
+    assert "--" not in tls and "CA file" in tls and "Insecure" in tls
+    assert "--" not in in_dashboard_terms("use the registry's HTTPS port, or --insecure to allow plain HTTP")

@@ -485,3 +485,12 @@ async def test_renaming_the_project_cache_ref_keeps_it_the_project_one(tmp_path,
         await settle(pilot)
         assert app.state.cache_ref == renamed
         assert REF not in [k.value for k in table.rows]
+
+
+async def test_a_failed_check_gives_the_fix_in_the_dashboard_s_terms(tmp_path, isolated):
+    _saved_ci_bot()
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _show(result_unauthorized)(pilot)
+        fix = str(app.screen.query_one("#checks-fix").render())
+        assert "registry login" not in fix and "e on Registries" in fix

@@ -8,7 +8,17 @@ import re
 
 from railpack_tui.core.errors import RailpackTuiError
 
+_FORM = "the cache ref's form (e on Registries)"
 _TERMS = [
+    # the registry test's fixes (shown on the Registries screen): the cache ref's form does these
+    (re.compile(r"(?:run|log in with) `railpack-tui registry login \S+ --username U --password-stdin`, "
+                r"or pass --username with --password-stdin"), "give the cache ref a username and password (e on Registries)"),
+    (re.compile(r"\(re-run `registry login` if the password changed\)"),
+     "(type the new password in the cache ref's form, e on Registries, if it changed)"),
+    (re.compile(r"pass the registry's CA with --ca-cert FILE"), f"give the registry's CA as the CA file in {_FORM}"),
+    (re.compile(r"pass (?:a|a readable) PEM file of CA certificates to --ca-cert"),
+     f"give a readable PEM file of CA certificates as the CA file in {_FORM}"),
+    (re.compile(r"(?:use )?--insecure"), f'tick "Insecure" in {_FORM}'),
     (re.compile(r"(?:use |with )?--engine (buildkit|buildx|railpack)"), r'pick "Engine: \1" in the command palette (ctrl+p)'),
     (re.compile(r"(?:pass |give )?--cache-ref(?: REF)?"), "set a cache ref on the Registries screen (key 3)"),
     (re.compile(r"as --builder"), "as the Builder on the Projects screen (key 2)"),

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from railpack_tui.core import credentials, refs
 from railpack_tui.core.errors import RailpackTuiError
 
+from ..fixes import for_dashboard, in_dashboard_terms
 from ..widgets.registries_checks import RegistryChecks
 from ..widgets.registries_store import SavedRef, drop_ref, load_refs, put_ref
 from .registries_form import RegistryForm, RegistryFormScreen
@@ -455,7 +456,7 @@ class RegistriesScreen(StateScreen):
                                          timeout=TEST_TIMEOUT_S, cancel=cancel,
                                          on_check=lambda check: self.post_message(CheckDone(saved.ref, check)))
         except RailpackTuiError as exc:
-            self.post_message(TestFinished(saved.ref, error=str(exc)))
+            self.post_message(TestFinished(saved.ref, error=str(for_dashboard(exc))))
             return
         except Exception as exc:  # the screen must leave the testing state whatever happens
             self.post_message(TestFinished(saved.ref, error=f"unexpected {type(exc).__name__}: {exc}"))
@@ -477,6 +478,9 @@ class RegistriesScreen(StateScreen):
 
     def on_test_finished(self, message: TestFinished) -> None:
         self.testing = None
+        for check in getattr(message.result, "checks", None) or []:  # fixes name the form, not CLI flags
+            if check.fix:
+                check.fix = in_dashboard_terms(check.fix)
         self.last_results[message.ref] = message.result if message.result is not None else (message.error or "error")
         self.query_one(RegistryChecks).finish(message.result, message.error)
         self._refresh_table()
