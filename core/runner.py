@@ -56,6 +56,9 @@ class BuildRequest:
     dockerfile: str | None = None  # relative to path; default "Dockerfile"
     tls_dir: str | None = None  # client certs for a tcp:// builder (ca.pem, cert.pem, key.pem)
     railpack_frontend: str | None = None  # the railpack gateway frontend image (railpack engine)
+    # the login to use for the cache ref's registry (the dashboard's saved ref names one); None: the
+    # registry's newest saved login (credentials.for_registry)
+    cache_username: str | None = None
 
     # -- checks and derived values -------------------------------------------------------
     def validate(self) -> "BuildRequest":
@@ -226,12 +229,18 @@ class _Cancelled(Exception):
     pass
 
 
-def _credential_for(host: str):
+def _registry_of(ref: str) -> str:
+    from . import refs
+
+    return refs.parse_cache_ref(ref).registry
+
+
+def _credential_for(host: str, username: str | None = None):
     from . import credentials
 
     for_registry = getattr(credentials, "for_registry", None)
     if for_registry is not None:
-        return for_registry(host)
+        return for_registry(host, username)
     from . import sandbox
 
     cred = sandbox.sandbox_credential()
@@ -505,8 +514,9 @@ class BuildRun:
                 self._check_cancel()
                 prepared = _Prepared(req, _writes_into_context(req), self.snapshot_taken, self.builder.display)
                 creds = []
+                cache_host = _registry_of(req.cache_ref) if req.cache_ref and req.cache_username else None
                 for host in req.registries() + list(getattr(engine, "extra_registries", lambda r: [])(req)):
-                    cred = _credential_for(host)
+                    cred = _credential_for(host, req.cache_username if host == cache_host else None)
                     if cred is not None:
                         creds.append(cred)
                     else:

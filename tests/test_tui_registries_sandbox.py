@@ -121,3 +121,24 @@ async def test_escape_stops_a_slow_test(tmp_path, private_config, sandbox, sandb
             assert any(c.skipped and "cancelled" in c.detail for c in checks.checks.values())
             assert "STOPPED" in str(app.screen.query_one("#checks-heading").render())
             assert str(app.screen.query_one("#registries-table", DataTable).get_row(ref)[3]) == "stopped"
+
+
+async def test_a_build_uses_the_login_its_saved_ref_names(tmp_path, private_config, sandbox, sandbox_credential,
+                                                          unique_ref, example_project):
+    """The Registries screen tests a saved ref as the username saved on it; a build took the
+    registry's newest login instead, so a ref tested OK as one account was built as another (here
+    one with a wrong password: a cold build and a failed export)."""
+    from railpack_tui.tui.widgets.registries_store import SavedRef, put_ref
+    from test_tui_build_sandbox import until
+
+    host = sandbox.registry
+    credentials.remember(credentials.Credential(host, sandbox_credential.username, sandbox_credential.password))
+    credentials.remember(credentials.Credential(host, "intruder", "not-the-password"))  # the newest login
+    app = make_app(tmp_path, project=example_project, cache_ref=unique_ref, builder=sandbox.buildkit_host)
+    put_ref(app.state.settings, SavedRef(unique_ref, sandbox_credential.username))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        job = app.start_build()
+        await until(pilot, lambda: not job.running, "the build ends")
+        assert [o.state for o in job.model.cache_export] == ["ok"], job.model.cache_export
+        assert [o.state for o in job.model.cache_import] == ["not-found"]  # a fresh ref, not unauthorized

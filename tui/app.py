@@ -238,7 +238,15 @@ class RailpackTUI(App):
             raise EnvironmentProblem("no project is open.", fix="pick one on the Projects screen (key 2)")
         return BuildRequest(path=str(s.project), cache_ref=s.cache_ref, engine=s.engine, builder=s.builder,
                             mode=s.cache_mode, no_import=s.no_import, no_export=s.no_export,
-                            build_args=dict(s.build_args))
+                            build_args=dict(s.build_args), cache_username=self._cache_username())
+
+    def _cache_username(self) -> str | None:
+        """The username saved with the cache ref on the Registries screen (its test runs as it:
+        so does the build), or None (the registry's newest login)."""
+        from .widgets.registries_store import load_refs
+
+        ref = self.state.cache_ref
+        return next((s.username for s in load_refs(self.state.settings) if s.ref == ref and s.username), None)
 
     def start_build(self, rebuild: bool = False) -> BuildJob | None:
         """Build the current project in a thread worker; None (with a notification) if it cannot start.
