@@ -194,7 +194,9 @@ def child_dashboard(path: str, project: str, budget: str, coalesce: str, rate: s
                     await asyncio.sleep(0.0005)
                 t_frame = await next_frame()
                 latencies.append(t_frame - k0)
-                await asyncio.sleep(float(key_gap))
+                gap_end = time.perf_counter() + float(key_gap)
+                while job.running and time.perf_counter() < gap_end:  # a long gap does not delay the end
+                    await asyncio.sleep(min(0.005, float(key_gap)))
             done = fed[0]
             cut = job.running
             if cut:  # over budget: stop here and project the total from the lines ingested so far
