@@ -1,7 +1,9 @@
-"""The Build screen while a build streams: progress that floods in faster than FRAME_S is drawn by
-the next tick (the newest snapshot wins), not once per snapshot; a snapshot that covers the
-worker's latest report (the stream went quiet), a new build and the build's end are drawn at once.
-No timing: FRAME_S is made an hour, so every redraw is "just now", and the tick is driven by hand."""
+"""The Build screen while a build streams: progress that arrives less than FRAME_S after the last
+redraw is kept and drawn FRAME_S after it (by a timer; the 10 Hz tick is the backstop), the newest
+snapshot winning; a snapshot that arrives later than that, a new build and the build's end are drawn
+at once. A redraw that moves the cursor to the running step draws that step's logs itself, so the
+highlight it posts costs no second frame. Mostly no timing: FRAME_S is made an hour (every redraw
+is "just now") or zero (every redraw is long ago), and the timer's callback is called by hand."""
 
 from __future__ import annotations
 
@@ -48,25 +50,86 @@ async def start_streaming(app, pilot) -> tuple[BuildModel, BuildJob, list[str]]:
     return model, job, first
 
 
-async def test_a_flood_is_drawn_by_the_tick_and_a_quiet_stream_at_once(tmp_path, every_redraw_is_recent):
+async def test_a_flood_is_kept_and_drawn_frame_s_after_the_last_redraw_the_newest_winning(
+        tmp_path, every_redraw_is_recent, monkeypatch):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         model, job, first = await start_streaming(app, pilot)
-        job.snap_seq, job.event_seq = 2, 3  # the worker has moved on since this snapshot
         newest = bv.Snapshot.take(model)
         app.build_progress.publish((job, bv.Snapshot(steps=newest.steps[:1])))
         app.build_progress.publish((job, newest))  # replaces the kept one
         await pilot.pause()
-        assert states(app) == first  # kept for the tick
+        assert states(app) == first  # kept
         app.screen._tick()
+        await pilot.pause()
+        assert states(app) == first  # the tick draws it only once FRAME_S has passed
+        app.screen._draw_pending()  # what the timer set for FRAME_S after the last redraw calls
         await pilot.pause()
         assert states(app) == FINAL
 
-        job.snap_seq = job.event_seq = 4  # covers the latest report: the stream went quiet
         app.build_progress.publish((job, bv.Snapshot(steps=newest.steps[:1])))
         await pilot.pause()
+        assert states(app) == FINAL  # kept again
+        monkeypatch.setattr(build_screen, "FRAME_S", 0.0)
+        app.screen._tick()  # the backstop, should the timer never come
+        await pilot.pause()
         assert states(app) == FINAL[:1]
+
+
+async def test_progress_after_a_quiet_frame_is_drawn_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_screen, "FRAME_S", 0.0, raising=False)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model, job, first = await start_streaming(app, pilot)
+        app.build_progress.publish((job, bv.Snapshot.take(model)))
+        await pilot.pause()
+        assert states(app) == FINAL
+
+
+async def test_the_timer_draws_a_kept_snapshot(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model, job, first = await start_streaming(app, pilot)
+        app.build_progress.publish((job, bv.Snapshot.take(model)))  # moments after the first: kept
+        await pilot.pause()
+        for _ in range(100):  # the timer fires FRAME_S (0.1 s) after the first redraw
+            if states(app) == FINAL:
+                break
+            await pilot.pause(0.05)
+        assert states(app) == FINAL
+
+
+async def test_following_the_running_step_draws_its_logs_once(tmp_path, every_redraw_is_recent):
+    """The redraw that moves the cursor to the newly running step shows that step's logs; the
+    highlight it posts finds them drawn (before, it drew them again: a second frame per redraw)."""
+    lines = stream("file-change").read_text().splitlines()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.screen.ticker.pause()
+        model = BuildModel()
+        job = BuildJob(request=None, model_override=model, handle=object(), outcome="running")
+        screen = app.screen
+        for line in lines[:25]:  # [deps 3/3] RUN is running
+            model.feed_line(line)
+        app.build_progress.publish((job, bv.Snapshot.take(model)))
+        await pilot.pause()
+        logs, table = screen.query_one("#logs"), screen.query_one("#steps")
+        assert "deps 3/3" in str(logs.border_title)
+        drawn: list[str | None] = []
+        original = screen._draw_logs
+        screen._draw_logs = lambda: (drawn.append(table.selected_key()), original())[1]
+        for line in lines[25:45]:  # now [build 2/2] RUN is
+            model.feed_line(line)
+        job.snapshot = bv.Snapshot.take(model)
+        screen.redraw(job.snapshot)
+        await pilot.pause()
+        await pilot.pause()
+        assert "build 2/2" in str(logs.border_title)
+        assert drawn == [logs.step_id]
 
 
 async def test_the_end_of_a_flood_is_drawn_at_once(tmp_path, every_redraw_is_recent):
@@ -74,7 +137,6 @@ async def test_the_end_of_a_flood_is_drawn_at_once(tmp_path, every_redraw_is_rec
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         model, job, first = await start_streaming(app, pilot)
-        job.snap_seq, job.event_seq = 1, 2
         job.snapshot = bv.Snapshot.take(model)
         app.build_progress.publish((job, job.snapshot))
         await pilot.pause()

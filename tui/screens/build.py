@@ -4,12 +4,13 @@ selected step's logs, and the equivalent command line.
 
 Updates arrive through `app.build_progress` (job, snapshot): snapshots the build worker took
 of the model between two lines of the stream, posted in messages that replace queued ones (so
-at most one redraw is ever pending). While the stream floods, a snapshot that arrives less than
-FRAME_S after the last redraw waits for the 10 Hz tick (the newest one wins): the screen redraws
-about ten times a second however fast the worker posts, and the UI thread, which shares the GIL
-with the worker, spends its time on keys and the stream rather than on frames nobody can read. A
-snapshot that covers the worker's latest report (the stream went quiet) is drawn at once. The
-tick also moves spinners and running times. Logs are
+at most one redraw is ever pending). A snapshot that arrives less than FRAME_S after the last
+redraw is kept and drawn by a timer FRAME_S after that redraw (the newest one wins; the 10 Hz tick
+is the backstop); one that arrives later is drawn at once, and so are a new build and its end. So
+the screen redraws at most ten times a second however fast the worker posts (the worker posts
+once per read of the engine's output, which for a flood is every ~30 ms), and the UI thread,
+which shares the GIL with the worker, spends its time on keys and the stream rather than on
+frames nobody can read. The tick also moves spinners and running times. Logs are
 copied from the selected step's bounded buffer (a copy that retries if the worker appended
 meanwhile). Nothing here blocks, and nothing here iterates the model while it is being fed."""
 
@@ -62,8 +63,9 @@ class BuildScreen(Screen):
         self.job: Any = None
         self.snapshot = bv.Snapshot()
         self.follow = True  # select the running step automatically until the user picks one
-        self._pending: bv.Snapshot | None = None  # a snapshot kept for the next tick (see FRAME_S)
+        self._pending: bv.Snapshot | None = None  # a snapshot kept for the timer (see FRAME_S)
         self._drawn_at = 0.0  # time.monotonic() of the last redraw
+        self._pending_timer = False  # a timer will draw `_pending`
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,11 +112,20 @@ class BuildScreen(Screen):
             self.job = job
             self.follow = True
             self.query_one("#logs", StepLogs).show_step(None)
-        elif (isinstance(snapshot, bv.Snapshot) and self._being_fed() and job.snap_seq != job.event_seq
-              and time.monotonic() - self._drawn_at < FRAME_S):
-            self._pending = snapshot  # the worker has already moved on: the tick draws the newest
-            return
+        elif isinstance(snapshot, bv.Snapshot) and self._being_fed():
+            wait = FRAME_S - (time.monotonic() - self._drawn_at)
+            if wait > 0:  # drawn moments ago: this one (or a newer) is drawn FRAME_S after that
+                self._pending = snapshot
+                if not self._pending_timer:
+                    self._pending_timer = True
+                    self.set_timer(wait, self._draw_pending)
+                return
         self.redraw(snapshot)
+
+    def _draw_pending(self) -> None:
+        self._pending_timer = False
+        if self._pending is not None:
+            self.redraw(self._pending)
 
     def _on_state_changed(self, fields: set[str]) -> None:
         if not self.app.state.building:
@@ -125,12 +136,13 @@ class BuildScreen(Screen):
 
     def _tick(self) -> None:
         job = self.job
-        if self._pending is not None:
-            self.redraw(self._pending)
+        if self._pending is not None:  # the timer draws it on time; this is the backstop
+            if time.monotonic() - self._drawn_at >= FRAME_S:
+                self.redraw(self._pending)
             return
         if job is not None and job.running and job.handle is not None and self.app.take_quiet_snapshot(job):
-            return  # it redrew everything
-        if time.monotonic() - self._drawn_at < FRAME_S / 2:
+            return  # published: drawn now, or FRAME_S after the last redraw
+        if time.monotonic() - self._drawn_at < FRAME_S * 0.9:
             return  # a redraw just did this
         if self.job is not None and self.job.running and self.is_attached:
             self._draw_status()
@@ -317,6 +329,8 @@ class BuildScreen(Screen):
         if table.user_moved:
             table.user_moved = False
             self.follow = False
+        elif self.query_one("#logs", StepLogs).step_id == event.row_key:
+            return  # the redraw that moved the cursor (following the running step) drew these logs
         self._draw_logs()
 
     @on(StepTable.RowSelected, "#steps")
