@@ -45,3 +45,38 @@ async def test_slash_and_escape_move_focus_at_once_and_repaint_the_borders(tmp_p
         assert app.focused is screen.query_one("#logs")
         assert border_colour(app, "steps") == blurred_colour
         assert border_colour(app, "logs") == focused_colour
+
+
+def footer_keys(app) -> dict[str, tuple[bool, bool]]:
+    """The footer's keys as shown: key -> (displayed, dimmed/disabled)."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.key: (bool(k.display), k._disabled) for k in app.screen.query(FooterKey)}
+
+
+async def test_the_filter_box_dims_the_keys_it_takes_and_keeps_the_footer_in_place(tmp_path):
+    """While the filter box has focus, b, c and y type into it: the footer dims them (a click rings
+    the bell) instead of removing them, so its layout, and the screen's, stays as it was."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "file-change")
+        footer = app.screen.query_one("StableFooter")
+        before = footer_keys(app)
+        assert before["b"] == (True, False) and before["slash"] == (True, False)
+        regions = {k.key: k.region for k in footer.query("FooterKey")}
+
+        await pilot.press("slash")
+        await pilot.pause()
+        open_ = footer_keys(app)
+        assert set(open_) == set(before)
+        assert open_["b"] == (True, True) and open_["c"] == (True, True) and open_["y"] == (True, True)
+        assert {k.key: k.region for k in footer.query("FooterKey")} == regions
+        await pilot.press("b")
+        assert app.screen.query_one("#filter").value == "b"  # typed, not a build
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert footer_keys(app) == before
+        await pilot.press("slash")  # and again: the same keys dim again
+        await pilot.pause()
+        assert footer_keys(app) == open_

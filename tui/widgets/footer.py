@@ -1,11 +1,12 @@
 """A Footer that does not rebuild its keys when focus moves between the step table and the filter.
 
 Textual's Footer recomposes (unmounts and mounts a widget per key) on every bindings update.
-Focus moving into the filter box is one (the box takes the printable keys, so b, c, y, q, ... leave
-the footer) and moving back is another: ~10 ms of each `/` and Esc frame. Here a footer whose keys
-are a subset, in order, of the keys it already holds hides and shows those instead, and an update
-that changes nothing shown is ignored; anything else (new keys, groups, another label or enabled
-state) takes Footer's own recompose."""
+Focus moving into the filter box is one (the box takes the printable keys, so b, c, y, q, ... are
+not active while it has focus) and moving back is another: ~10 ms of each `/` and Esc frame. Here,
+when the active keys are a subset, in order, of the keys the footer holds, the others are dimmed
+(and a click on one rings the bell, as on a disabled key) instead: the footer keeps its layout, so
+the key costs no second screen layout and frame. An update that changes nothing shown is ignored;
+anything else (new keys, groups, another label or enabled state) takes Footer's own recompose."""
 
 from __future__ import annotations
 
@@ -36,8 +37,17 @@ class StableFooter(Footer):
 
     @staticmethod
     def _entry(key: FooterKey) -> tuple:
-        return (key.key, key.key_display, key.description, key.action, key._disabled,
+        disabled = key.__dict__.setdefault("_composed_disabled", key._disabled)  # before any dimming here
+        return (key.key, key.key_display, key.description, key.action, disabled,
                 str(key.tooltip) if key.tooltip else "")
+
+    @staticmethod
+    def _dim(key: FooterKey, inactive: bool) -> None:
+        disabled = inactive or key.__dict__["_composed_disabled"]
+        if key._disabled != disabled:
+            key._disabled = disabled
+            # an inline style, as the -disabled class looks: a class change re-applies the stylesheet
+            key.styles.text_style = "dim" if disabled else None
 
     def bindings_changed(self, screen: Any) -> None:
         if not (self.is_attached and screen is self.screen and screen.app.app_focus and self._bindings_ready):
@@ -62,7 +72,6 @@ class StableFooter(Footer):
                         nxt = next(want, None)
                 if nxt is None and len(set(entries)) == len(entries):
                     for key, on in zip(keys, shown):
-                        if key.display != on:
-                            key.display = on
+                        self._dim(key, not on)
                     return
         super().bindings_changed(screen)
