@@ -179,18 +179,23 @@ class LogBuffer:
             self.partial = b""
         parts = data.split(b"\n")
         last = parts.pop()
+        size = None
         if len(last) > self.max_line_bytes:
             parts.append(last)
         else:
             self.partial = last
-        return self._add_lines(parts) if parts else 0
+            if len(data) <= self.max_line_bytes:  # no line to cut, and the lines' bytes are known
+                size = len(data) - len(last) - len(parts)
+        return self._add_lines(parts, size) if parts else 0
 
-    def _add_lines(self, lines: list[bytes]) -> int:
+    def _add_lines(self, lines: list[bytes], size: int | None = None) -> int:
         """Keep a chunk of complete lines without a Python call per line (a real build's step
         output arrives in chunks of hundreds of lines): slices, `deque.extend` (the tail's
-        maxlen pushes the oldest lines out) and `sum(map(len, ...))` run in C."""
+        maxlen pushes the oldest lines out) and `sum(map(len, ...))` run in C. `size`: the
+        lines' bytes when the caller knows them and none is over the limit (then neither the
+        cut check nor the sum of the new lines walks the chunk)."""
         limit = self.max_line_bytes
-        if max(map(len, lines)) > limit:
+        if size is None and max(map(len, lines)) > limit:
             cut = " … [line cut]".encode()
             lines = [ln[:limit] + cut if len(ln) > limit else ln for ln in lines]
         count = len(lines)
@@ -201,6 +206,8 @@ class LogBuffer:
             self.head.extend(head)
             grew = sum(map(len, head))
             lines = lines[room:]
+            if size is not None:
+                size -= grew
         if lines:
             tail = self.tail
             keep = tail.maxlen
@@ -208,12 +215,13 @@ class LogBuffer:
                 self.dropped += len(tail) + len(lines) - keep
                 grew -= sum(map(len, tail))
                 lines = lines[len(lines) - keep:] if keep else []
+                size = None
             else:
                 out = len(tail) + len(lines) - keep  # oldest lines the extend pushes out
                 if out > 0:
                     self.dropped += out
                     grew -= sum(map(len, islice(tail, out)))
-            grew += sum(map(len, lines))
+            grew += sum(map(len, lines)) if size is None else size
             tail.extend(lines)
         self.nbytes += grew
         self.total_lines += count  # last: a reader thread that sees the count sees the lines
