@@ -378,3 +378,30 @@ def test_a_chunk_of_several_lines_is_split():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError):
         BuildModel("tty")
+
+
+@pytest.mark.parametrize("size", [0, 1, 700, 767, 768, 769, 5000, 300_000])
+def test_log_data_decodes_as_binascii_does_on_both_sides_of_the_fast_path(size):
+    import binascii
+    import random
+
+    from railpack_tui.core import model as model_mod
+
+    raw = random.Random(size).randbytes(size)
+    strict = base64.b64encode(raw).decode()
+    mime = base64.encodebytes(raw).decode()  # newlines every 76 characters: binascii skips them
+    assert model_mod.decode_log_data(strict) == raw == binascii.a2b_base64(strict)
+    assert model_mod.decode_log_data(mime) == binascii.a2b_base64(mime) == raw
+    if size >= 768:  # 1,024 base64 characters and more take pybase64, which must be installed
+        assert len(strict) >= model_mod.FAST_B64_MIN and model_mod._fast_b64decode() is not None
+
+
+def test_a_large_log_chunk_reaches_the_step_through_the_fast_decoder():
+    m = BuildModel("rawjson")
+    m.feed_line(json.dumps({"vertexes": [{"digest": "sha256:" + "1" * 64, "name": "[1/1] RUN x",
+                                          "started": "2026-12-03T16:21:45Z"}]}))
+    chunk = b"".join(b"line %d\n" % i for i in range(2000))
+    m.feed_line(json.dumps({"logs": [{"vertex": "sha256:" + "1" * 64, "stream": 1,
+                                      "data": base64.b64encode(chunk).decode()}]}))
+    logs = m.steps[0].logs
+    assert logs.total_lines == 2000 and logs.head[0] == b"line 0" and logs.tail[-1] == b"line 1999"
