@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import builders, runner, tools
-from .errors import EnvironmentProblem
+from .errors import BadInput, EnvironmentProblem
 
 
 def prune(builder: builders.Builder, timeout: int = 300) -> str:
@@ -88,6 +88,10 @@ class DemoResult:
 def run_demo(path: str, cache_ref: str, engine: str = "buildkit", builder: str | None = None,
              on_phase: Callable[[str], None] = lambda msg: None,
              on_event: Callable[[runner.RunEvent], None] | None = None) -> DemoResult:
+    if not cache_ref:  # "" would run both builds without any registry cache and call that the demo
+        raise BadInput("--cache-ref is empty.", kind="invalid-ref",
+                       fix="give the registry cache ref the demo exports to and imports from, "
+                           "like registry.example.com/team/app-cache:main")
     base = runner.BuildRequest(path=path, cache_ref=cache_ref, engine=engine, builder=builder, mode="max").validate()
     b = builders.resolve(builder)
     builders.check(b)  # an address or a buildx builder name: refused here, before any prune

@@ -31,7 +31,17 @@ def parse_build_args(items: list[str]) -> dict[str, str]:
     return out
 
 
+def check_cache_ref_given(ref: str | None) -> None:
+    """`--cache-ref ""` (an unset variable in CI: `--cache-ref "$CACHE_REF"`) is refused, not
+    taken as "no cache ref": that would build without any registry cache and still exit 0."""
+    if ref is not None and not ref:
+        raise BadInput("--cache-ref is empty.", kind="invalid-ref",
+                       fix="give a reference like registry.example.com/team/app-cache:main, or leave out --cache-ref "
+                           "to build without a registry cache")
+
+
 def request_from_args(args: argparse.Namespace) -> BuildRequest:
+    check_cache_ref_given(args.cache_ref)
     return BuildRequest(
         path=args.path, cache_ref=args.cache_ref, engine=args.engine, builder=args.builder, mode=args.mode,
         no_import=args.no_import, no_export=args.no_export, no_cache=getattr(args, "no_cache", False),

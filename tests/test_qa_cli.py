@@ -1,0 +1,55 @@
+"""Bugs found in a QA pass through the real command line (`python -m railpack_tui.core ...` in a
+subprocess, private config/data/state/sandbox directories, no builder unless a test asks for the
+sandbox)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "railpack_tui.core"]
+
+
+@pytest.fixture()
+def world(tmp_path):
+    for name in ("config", "data", "state", "sandbox"):
+        (tmp_path / name).mkdir()
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+    return tmp_path
+
+
+def run(w: Path, args: list[str]) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("BUILDKIT_HOST", None)  # no builder: a refused input never gets as far as one
+    env.update({"RAILPACK_TUI_CONFIG_DIR": str(w / "config"), "RAILPACK_TUI_DATA_DIR": str(w / "data"),
+                "RAILPACK_TUI_STATE_DIR": str(w / "state"), "RAILPACK_TUI_SANDBOX_DIR": str(w / "sandbox"),
+                "TMPDIR": str(w)})
+    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=60, env=env)
+
+
+# `--cache-ref "$CACHE_REF"` with the variable unset in CI: the build (or the demo) must not run
+# silently without any registry cache; before, `build` built with no cache and exited 0, and `demo`
+# ran both builds cache-less and printed a negative "time saved by the registry cache".
+@pytest.mark.parametrize("args", [
+    ["build", "{w}/ok", "--cache-ref", ""],
+    ["demo", "{w}/ok", "--cache-ref", ""],
+], ids=["build", "demo"])
+def test_an_empty_cache_ref_is_bad_input(world, args):
+    argv = [a.replace("{w}", str(world)) for a in args]
+    text = run(world, argv)
+    out = text.stdout + text.stderr
+    assert "Traceback" not in out, out
+    assert text.returncode == 2, (text.returncode, out)
+    assert "--cache-ref is empty" in out, out
+    as_json = run(world, argv + ["--json"])
+    assert as_json.returncode == 2, as_json.stdout + as_json.stderr
+    error = json.loads(as_json.stdout)["error"]
+    assert error["kind"] == "invalid-ref", error
+    assert "--cache-ref is empty" in error["message"], error
