@@ -72,12 +72,20 @@ def cold_line(report: dict) -> str | None:
     failed = [o for o in report.get("cache_import", []) if o.get("state") not in ("ok", "pending")]
     if not failed:
         return None
+    sm = report.get("summary") or {}
+    cached, steps = sm.get("cached") or 0, sm.get("steps") or 0
+    # the builder's own local cache can still serve steps: say so rather than "every step ran"
+    local = (f"{cached} of {steps} steps were cached by this builder's local cache, which a fresh CI worker "
+             f"does not have") if cached else ""
     if all(o.get("state") == "not-found" for o in failed):
         refs = ", ".join(o.get("ref") or "?" for o in failed)
-        return f"COLD BUILD: no cache at {refs} yet (the normal first build); the next build can import it."
+        line = f"COLD BUILD: no cache at {refs} yet (the normal first build); the next build can import it."
+        return f"{line} Nothing came from the registry: {local}." if local else line
     o = next(o for o in failed if o.get("state") != "not-found")
     return (f"!!! COLD BUILD: cache import from {o.get('ref') or '?'} failed ({o.get('state')}): "
-            f"{o.get('detail') or ''}".rstrip(": ") + " -- every step ran without the registry cache.")
+            f"{o.get('detail') or ''}".rstrip(": ")
+            + (f" -- nothing came from the registry cache; {local}." if local
+               else " -- every step ran without the registry cache."))
 
 
 def export_lines(report: dict) -> list[str]:

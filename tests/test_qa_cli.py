@@ -53,3 +53,20 @@ def test_an_empty_cache_ref_is_bad_input(world, args):
     error = json.loads(as_json.stdout)["error"]
     assert error["kind"] == "invalid-ref", error
     assert "--cache-ref is empty" in error["message"], error
+
+
+# A build whose registry import failed (or found nothing) can still be fully cached from the
+# builder's own local cache. The loud line said "every step ran without the registry cache" (and
+# "COLD BUILD ... the normal first build") next to "8 cached, hit ratio 100%".
+@pytest.mark.parametrize("state", ["unreachable", "unauthorized", "not-found"])
+def test_cold_line_does_not_say_every_step_ran_when_steps_were_cached_locally(state):
+    from railpack_tui.core.report import cold_line
+
+    report = {"cache_import": [{"ref": "127.0.0.1:1/qa/x:y", "state": state, "detail": "connection refused"}],
+              "summary": {"steps": 8, "cached": 6, "executed": 2}}
+    line = cold_line(report)
+    assert "every step ran" not in line, line
+    assert "6 of 8 steps were cached by this builder's local cache" in line, line
+    report["summary"] = {"steps": 8, "cached": 0, "executed": 8}
+    line = cold_line(report)
+    assert "local cache" not in line, line
