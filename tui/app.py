@@ -18,7 +18,10 @@ being fed, and a flood of events becomes a steady redraw rate.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -48,6 +51,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "history": ("railpack_tui.tui.screens.history", "HistoryScreen", "History"),
 }
 MODE_KEYS = {"1": "build", "2": "projects", "3": "registries", "4": "history"}
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 SNAPSHOT_HZ = 30  # most snapshots of a running build per second
 ENGINES = ("buildkit", "buildx", "railpack")
 ENGINE_HELP = {"buildkit": "buildctl straight to BuildKit", "buildx": "docker buildx (python-on-whales)",
@@ -99,9 +103,12 @@ class RailpackTUI(App):
     ]
 
     def __init__(self, setup: Setup, *, settings: Settings | None = None, theme: str | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, handle_signals: bool = False) -> None:
         super().__init__()
         self.setup = setup
+        # run_app (the real process) only: SIGTERM/SIGHUP stop the build and quit (tests keep theirs)
+        self.handle_signals = handle_signals
+        self.terminated_by: int | None = None
         self.state = AppState.from_setup(setup, settings)
         self.state_changed: Signal[set[str]] = Signal(self, "state-changed")
         # (job, snapshot) whenever the current build moved on; snapshot None: read the (idle) model
@@ -118,6 +125,8 @@ class RailpackTUI(App):
     # --- lifecycle --------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._handle_terminating_signals()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for notice in self.state.notices:
             self.notify(notice, title="Setup", severity="warning", timeout=12)
@@ -380,11 +389,43 @@ class RailpackTUI(App):
         self.refresh_command_line()
 
     async def action_quit(self) -> None:
+        self._stop_build()
+        self.exit()
+
+    def _stop_build(self) -> None:
         job = self.state.current
         if job is not None and job.running and job.handle is not None:
             job.cancel_requested = True
             job.handle.cancel()  # never leave a buildctl behind
-        self.exit()
+
+    def _handle_terminating_signals(self) -> None:
+        """SIGTERM/SIGHUP end the dashboard through `_terminate`. A plain handler, not the loop's:
+        it runs before any other Python handler of the same check, and a hangup comes with a
+        SIGCONT whose Textual handler restarts application mode (a second writer thread) in the
+        middle of the shutdown; that left the process hanging for good. The SIGCONT handler is
+        set aside first."""
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+            loop.call_soon_threadsafe(self._terminate, signum)
+
+        for sig in TERMINATING_SIGNALS:
+            signal.signal(sig, on_signal)
+
+    def _terminate(self, signum: int) -> None:
+        """SIGTERM or SIGHUP (the terminal closed): cancel the build (BuildKit records a cancel),
+        remove the temporary Docker configs at once and quit; `run_app` then waits for the build
+        to end and dies of the signal. Before, the process died where it stood: buildctl and the
+        step ran on and the config holding the registry password stayed in $TMPDIR."""
+        from railpack_tui.core import dockerconfig
+        from railpack_tui.core.engines.base import kill_live_groups
+
+        self.terminated_by = signum
+        self._stop_build()
+        kill_live_groups(signal.SIGINT)
+        dockerconfig.remove_all()
+        self.exit(return_code=128 + signum)
 
     # --- the equivalent command line -------------------------------------------------------------
 
@@ -449,6 +490,25 @@ def run_app(setup: Setup, theme: str | None = None) -> int:
 
         raise BadInput(f"unknown theme {theme!r}.",
                        fix=f"use one of {', '.join(themes.NAMES)} (or a Textual theme such as nord)")
-    app = RailpackTUI(setup, theme=theme)
-    app.run()
+    app = RailpackTUI(setup, theme=theme, handle_signals=True)
+    try:
+        app.run()
+    finally:
+        for sig in TERMINATING_SIGNALS:  # a second signal now ends the process at once
+            signal.signal(sig, signal.SIG_DFL)
+        _finish_build(app)
+    if app.terminated_by is not None:
+        os.kill(os.getpid(), app.terminated_by)  # die of the signal, as its sender expects
     return app.return_code or 0
+
+
+def _finish_build(app: RailpackTUI, limit_s: float = 15.0) -> None:
+    """After the dashboard quit during a build: wait (bounded) for the cancelled build's worker to
+    end, so that its engine is reaped, its temporary Docker config removed and the run recorded."""
+    from railpack_tui.core import dockerconfig
+
+    job = app.state.current
+    deadline = time.monotonic() + limit_s
+    while job is not None and job.running and job.handle is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dockerconfig.remove_all()
