@@ -155,6 +155,21 @@ class BuildJob:
         return getattr(self.result, "run_id", None)
 
 
+def _earlier_sandbox_default(ref: str, setup: Any) -> bool:
+    """True for a sandbox's default cache ref (`LOOPBACK:PORT/railpack-tui/NAME:cache`, remembered
+    with every project setting) of a sandbox that is not the running one (another port): the
+    running sandbox's own default replaces it. An unreadable remembered ref also gives way."""
+    from railpack_tui.core import refs
+    from railpack_tui.core.errors import BadInput
+
+    try:
+        r = refs.parse_cache_ref(ref)
+    except BadInput:
+        return True
+    current = getattr(setup.sandbox, "registry", None)
+    return r.is_loopback and r.registry != current and r.repository.startswith("railpack-tui/")
+
+
 @dataclass
 class AppState:
     """The dashboard's shared state. Change it with `app.update_state(...)` so screens hear of it."""
@@ -184,8 +199,9 @@ class AppState:
         state.engine = engine_for(setup.project, remembered)
         if remembered.get("cache_mode") in CACHE_MODES:
             state.cache_mode = remembered["cache_mode"]
-        if isinstance(remembered.get("cache_ref"), str) and remembered["cache_ref"] and not setup.cache_ref:
-            state.cache_ref = remembered["cache_ref"]
+        ref = remembered.get("cache_ref")
+        if isinstance(ref, str) and ref and not (setup.cache_ref and _earlier_sandbox_default(ref, setup)):
+            state.cache_ref = ref  # chosen for this project: it wins over the sandbox's default ref
         return state
 
     @property

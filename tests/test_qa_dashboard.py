@@ -1,0 +1,35 @@
+"""Dashboard bugs found in a QA pass (state and settings; no builder needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+# The dashboard: a cache ref chosen for a project ("✓ kept for this project", saved in
+# settings.json) came back as the sandbox's default ref at the next start whenever the sandbox
+# ran, so the project silently built against another cache.
+def _state_for(tmp_path, remembered_ref: str):
+    from types import SimpleNamespace
+
+    from railpack_tui.core.defaults import Setup
+    from railpack_tui.tui.state import AppState, Settings
+
+    project = tmp_path / "cache-demo"
+    settings = Settings.load(tmp_path / "settings.json")
+    settings.remember_project_settings(project, cache_ref=remembered_ref, builder=None, engine="buildkit",
+                                       cache_mode="max")
+    sandbox = SimpleNamespace(registry="127.0.0.1:45723")
+    setup = Setup(project=project, builder="unix:///tmp/sbx/buildkitd.sock",
+                  cache_ref="127.0.0.1:45723/railpack-tui/cache-demo:cache", sandbox=sandbox)
+    return AppState.from_setup(setup, Settings.load(tmp_path / "settings.json"))
+
+
+@pytest.mark.parametrize("remembered", ["registry.example.com/team/app:cache", "127.0.0.1:45723/qa/other:x",
+                                        "registry.example.com/railpack-tui/cache-demo:cache"])
+def test_the_cache_ref_chosen_for_a_project_survives_a_restart_with_the_sandbox(tmp_path, remembered):
+    assert _state_for(tmp_path, remembered).cache_ref == remembered
+
+
+def test_a_remembered_default_ref_of_an_earlier_sandbox_port_gives_way_to_the_current_one(tmp_path):
+    state = _state_for(tmp_path, "127.0.0.1:40000/railpack-tui/cache-demo:cache")
+    assert state.cache_ref == "127.0.0.1:45723/railpack-tui/cache-demo:cache"
