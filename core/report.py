@@ -13,6 +13,10 @@ _STATE_LABEL = {"cached": "CACHED", "executed": "RAN", "error": "ERROR", "cancel
                 "pending": "PENDING", "running": "RUNNING"}
 
 
+MAX_LINE_BYTES = 64 << 20  # one progress line read at a time, at most (rawjson lines are far shorter)
+SNIFF_BYTES = 8 << 20  # a stream that names no step in its first 8 MiB is not BuildKit progress
+
+
 def load_file(path: str | Path, format: str = "auto") -> BuildModel:
     """A finished model from a recorded progress file. BadInput when missing/unreadable or when
     nothing in it is BuildKit progress."""
@@ -23,10 +27,16 @@ def load_file(path: str | Path, format: str = "auto") -> BuildModel:
         raise BadInput(f"{p} is a directory, not a progress file.", fix="give the path of a recorded BuildKit progress stream",
                        kind="unreadable-file")
     model = BuildModel(format)
+    read = 0
     try:
         with p.open("rb") as fh:
-            for line in fh:
+            # bounded lines: a file without newlines (an image, /dev/zero) was read whole into one
+            # line (2 GB in 4 s from /dev/zero, never ending); no step yet after SNIFF_BYTES: not progress
+            for line in iter(lambda: fh.readline(MAX_LINE_BYTES), b""):
                 model.feed_line(line)
+                read += len(line)
+                if read > SNIFF_BYTES and not model.vertexes:
+                    break
     except OSError as exc:
         raise BadInput(f"cannot read {p}: {exc.strerror or exc}.", fix="check the path and its permissions",
                        kind="unreadable-file") from None

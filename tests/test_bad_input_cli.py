@@ -274,3 +274,18 @@ def test_registry_test_with_a_username_and_no_keyring_names_password_stdin(world
     r = run(world, ["registry", "test", "127.0.0.1:1/x:y", "--username", "bob"], PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     out = check(r, 3, "no usable keyring")
     assert "registry test 127.0.0.1:1/x:y --username bob --password-stdin" in out, out
+
+
+def test_an_endless_stream_is_refused_in_bounded_memory(world):
+    """/dev/zero: not progress, exit 2. It was read whole as one line (2 GB in 4 s, never
+    ending); the process runs under a 1 GiB address-space limit, so reading it whole fails the
+    test (MemoryError, exit 1) instead of the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    for extra in ([], ["--json"]):
+        r = subprocess.run(CLI + ["report", "/dev/zero"] + extra, capture_output=True, text=True, timeout=60,
+                           env=env_for(world), preexec_fn=limit)
+        check(r, 2, "no buildkit progress")
