@@ -66,6 +66,8 @@ STEP_STATES = ("pending", "running", "cached", "executed", "error", "cancelled")
 IMPORT_STATES = ("ok", "not-found", "unauthorized", "unreachable", "error")
 EXPORT_STATES = ("ok", "unauthorized", "unreachable", "error", "ignored-error")
 BUILD_STATUSES = ("success", "failed", "cancelled", "incomplete")
+# the detail of an import a build never reached (it ended before BuildKit imported or ran anything)
+NOT_IMPORTED = "not imported: the build ended before the cache import"
 
 # Change keys besides step ids and "logs:<id>".
 CHANGE_SUMMARY = "summary"
@@ -875,6 +877,10 @@ class BuildModel:
         if not self._finished:
             return CacheOutcome(ref=ref, state="pending", detail=f"waiting for BuildKit to report the cache {what}")
         if what == "import":
+            if self.status != "success" and not any(s.kind == "step" and s.state in ("cached", "executed")
+                                                    for s in list(self._by_id.values())):
+                # e.g. a Dockerfile parse error: not a cache problem, and no step ran cold
+                return CacheOutcome(ref=ref, state="error", detail=NOT_IMPORTED)
             return CacheOutcome(ref=ref, state="error",
                                 detail="the progress stream never reported importing this ref: the build ran without it")
         if self.status != "success":

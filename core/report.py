@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import BadInput
-from .model import BuildModel
+from .model import NOT_IMPORTED, BuildModel
 
 _STATE_LABEL = {"cached": "CACHED", "executed": "RAN", "error": "ERROR", "cancelled": "CANCELLED",
                 "pending": "PENDING", "running": "RUNNING"}
@@ -79,7 +79,8 @@ def outcome_text(outcomes: list[dict], what: str) -> str:
 
 def cold_line(report: dict) -> str | None:
     """The loud line for a failed cache import, or None."""
-    failed = [o for o in report.get("cache_import", []) if o.get("state") not in ("ok", "pending")]
+    failed = [o for o in report.get("cache_import", []) if o.get("state") not in ("ok", "pending")
+              and o.get("detail") != NOT_IMPORTED]  # the build ended first: its error says why
     if not failed:
         return None
     sm = report.get("summary") or {}

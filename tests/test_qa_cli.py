@@ -70,3 +70,36 @@ def test_cold_line_does_not_say_every_step_ran_when_steps_were_cached_locally(st
     report["summary"] = {"steps": 8, "cached": 0, "executed": 8}
     line = cold_line(report)
     assert "local cache" not in line, line
+
+
+# A build that failed before BuildKit imported anything (a Dockerfile typo, an unreachable
+# builder in the dashboard) was reported as a failed cache import: "!!! COLD BUILD: cache import
+# ... failed (error): the progress stream never reported importing this ref", and the dashboard
+# showed its red THIS BUILD IS COLD banner, pointing at the registry instead of the real error.
+def _ended_before_the_import():
+    from railpack_tui.core.model import BuildModel
+
+    m = BuildModel("rawjson")
+    m.expect_cache(["127.0.0.1:5000/qa/x:y"], ["127.0.0.1:5000/qa/x:y"])
+    m.feed_line(json.dumps({"vertexes": [{
+        "digest": "sha256:aa", "name": "[internal] load build definition from Dockerfile",
+        "started": "2026-12-04T16:00:00.000000000Z", "completed": "2026-12-04T16:00:00.100000000Z",
+        "error": "dockerfile parse error on line 2: unknown instruction: RUNX"}]}).encode())
+    m.finish(1)
+    return m
+
+
+def test_a_build_that_ended_before_the_cache_import_is_not_a_cold_build():
+    from railpack_tui.core.report import cold_line, render_table
+
+    report = _ended_before_the_import().to_report()
+    assert report["status"] == "failed"
+    assert report["cache_import"][0]["detail"].startswith("not imported: the build ended before"), report["cache_import"]
+    assert cold_line(report) is None
+    assert "COLD BUILD" not in render_table(report)
+
+
+def test_the_dashboard_shows_no_cold_banner_for_a_build_that_ended_before_the_import():
+    from railpack_tui.tui import buildview as bv
+
+    assert bv.import_failure(_ended_before_the_import()) is None

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from railpack_tui.core.model import NOT_IMPORTED
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 # normalised state -> badge text
@@ -202,11 +204,17 @@ def outcome_state(outcome: Any) -> str:
     return str(getattr(outcome, "state", "") or "pending")
 
 
+def not_reached(outcome: Any) -> bool:
+    """A cache import the build never reached (it ended first, e.g. a Dockerfile error)."""
+    return getattr(outcome, "detail", None) == NOT_IMPORTED
+
+
 def import_failure(model: Any) -> tuple[Any, str] | None:
-    """The first failed cache import (not an empty ref) and its fix, or None."""
+    """The first failed cache import (not an empty ref, not one the build never reached) and its
+    fix, or None."""
     for o in outcomes(model, "cache_import"):
         state = outcome_state(o)
-        if state in ("ok", "not-found", "running", "pending", ""):
+        if state in ("ok", "not-found", "running", "pending", "") or not_reached(o):
             continue
         ref = getattr(o, "ref", "") or "the cache ref"
         fix = IMPORT_FIXES.get(state, IMPORT_FIXES["error"]).format(ref=ref)

@@ -95,6 +95,8 @@ class CachePhases(Static):
                 if state == "error" and getattr(o, "vertex", "") is None and label == "Export" \
                         and getattr(model, "status", "") in ("cancelled", "failed"):
                     state = "not-reached"  # the build ended before its export: not an export failure
+                elif label == "Import" and bv.not_reached(o):
+                    state = "not-reached"  # the build ended before its import: not an import failure
                 good = state == "ok"
                 mild = state in ("not-found", "running", "pending", "ignored-error", "not-reached")
                 colour = _theme_colour(self, "success" if good else ("warning" if mild else "error"))
