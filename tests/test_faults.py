@@ -169,6 +169,38 @@ def test_registry_killed_before_cache_export(ignore, fresh, private, tmp_path):
         assert (proc.returncode, report["status"], export["state"]) == (1, "failed", "unreachable")
 
 
+async def test_registry_killed_before_cache_export_dashboard(fresh, private, tmp_path, monkeypatch):
+    """The dashboard's side: the Export line names the kind (registry unreachable), the build is
+    failed (no ignore-error here), the app still answers keys and history records the failure."""
+    from railpack_tui.tui.widgets.cache_overview import CachePhases
+    from tui_support import make_app
+
+    project, token = faults.slow_project(tmp_path, seconds=2)
+    ref = f"{fresh.registry}/faults/export-tui:{token[:8]}"
+    monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(private))
+    app = make_app(tmp_path / "settings", project=project, builder=fresh.buildkit_host, cache_ref=ref)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        job = app.state.current
+        await until(pilot, lambda: faults.find_process(token) or not job.running, "the slow step runs")
+        assert job.running, (job.error, job.model and job.model.error)
+        faults.kill_daemon(private, "registry")
+        await until(pilot, lambda: not job.running, "the build ends after its registry died")
+        await pilot.pause()
+        assert job.outcome == "failed", (job.outcome, job.error)
+        assert [(o.ref, o.state) for o in job.model.cache_export] == [(ref, "unreachable")]
+        phases = str(app.screen.query_one(CachePhases).render())
+        export_line = next(line for line in phases.splitlines() if line.startswith("Export"))
+        assert "registry unreachable" in export_line and ref in export_line, phases
+        await pilot.press("4")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HistoryScreen"
+    h = subprocess.run(CLI + ["history", str(project), "--json"], capture_output=True, text=True, timeout=60)
+    [run] = json.loads(h.stdout)["runs"]
+    assert run["status"] == "failed" and [o["state"] for o in run["cache_export"]] == ["unreachable"], run
+
+
 def test_registry_down_when_testing(fresh, private, tmp_path):
     ref = f"{fresh.registry}/faults/down:t"
     faults.kill_daemon(private, "registry")
