@@ -33,3 +33,13 @@ def test_the_cache_ref_chosen_for_a_project_survives_a_restart_with_the_sandbox(
 def test_a_remembered_default_ref_of_an_earlier_sandbox_port_gives_way_to_the_current_one(tmp_path):
     state = _state_for(tmp_path, "127.0.0.1:40000/railpack-tui/cache-demo:cache")
     assert state.cache_ref == "127.0.0.1:45723/railpack-tui/cache-demo:cache"
+
+
+# An unreachable builder the user set (not the sandbox, not BUILDKIT_HOST): its fix read "start
+# buildkitd at that address, or pass another set the Builder on the Projects screen (key 2) to it".
+def test_the_unreachable_builder_fix_reads_well_in_the_dashboard():
+    from railpack_tui.core.builders import Builder, _fix_for
+    from railpack_tui.tui.fixes import in_dashboard_terms
+
+    fix = in_dashboard_terms(_fix_for(Builder(addr="unix:///nowhere/buildkitd.sock", source="flag")))
+    assert fix == "start buildkitd at that address, or set another Builder on the Projects screen (key 2)"

@@ -22,6 +22,7 @@ _TERMS = [
     (re.compile(r"(?:use |with )?--engine (buildkit|buildx|railpack)"), r'pick "Engine: \1" in the command palette (ctrl+p)'),
     (re.compile(r"(?:pass |give )?--cache-ref(?: REF)?"), "set a cache ref on the Registries screen (key 3)"),
     (re.compile(r"as --builder"), "as the Builder on the Projects screen (key 2)"),
+    (re.compile(r"pass another --builder"), "set another Builder on the Projects screen (key 2)"),
     (re.compile(r"(?:pass |give )?--builder(?: \S+)?"), "set the Builder on the Projects screen (key 2) to it"),
     (re.compile(r"--no-import"), '"Toggle cache import" in the command palette'),
     (re.compile(r"--no-export"), '"Toggle cache export" in the command palette'),
