@@ -180,6 +180,12 @@ async def test_the_password_is_nowhere(keyring_session, home, sandbox, sandbox_c
     assert list(home["data"].glob("history.sqlite3*")), "the builds were not recorded"
     assert faults.temp_docker_configs(home["tmp"]) == []
     assert files_holding([home[k] for k in ("config", "data", "state", "tmp", "shots", "sandbox")], needles) == []
+    # the session sandbox's own files: its daemons' logs and config (its throwaway password file,
+    # the one plain-text exception, and the bcrypt htpasswd aside; BuildKit's state is not ours)
+    kept = Path(sandbox.dir)
+    ours = [p for p in kept.iterdir() if p.is_file() and p.name not in ("registry-password", "htpasswd")]
+    assert {p.name for p in ours} >= {"buildkitd.log", "registry.log"}, ours
+    assert [f"{p} holds it" for p in ours for n in needles if n in p.read_bytes()] == []
     assert [n for n in needles for text in printed if n.decode() in text] == []
 
 
