@@ -43,3 +43,22 @@ def test_the_unreachable_builder_fix_reads_well_in_the_dashboard():
 
     fix = in_dashboard_terms(_fix_for(Builder(addr="unix:///nowhere/buildkitd.sock", source="flag")))
     assert fix == "start buildkitd at that address, or set another Builder on the Projects screen (key 2)"
+
+
+# The builder was unreachable, so the build never started (no return code, no progress: the model
+# ends "incomplete"): the Import and Export lines said "✗ failed" in red.
+async def test_cache_phases_of_a_build_that_never_started_say_not_reached(tmp_path):
+    from railpack_tui.core.model import BuildModel
+    from tui_support import make_app
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        model = BuildModel("rawjson")
+        model.expect_cache(["registry.example:5000/team/x:cache"], ["registry.example:5000/team/x:cache"])
+        model.finish(None)
+        app.show_build(model)
+        await pilot.pause()
+        phases = str(app.screen.query_one("#phases").render())
+        assert phases.count("not reached") == 2 and "failed" not in phases, phases
+        assert app.screen.query_one("#cold").display is False

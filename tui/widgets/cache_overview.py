@@ -93,7 +93,7 @@ class CachePhases(Static):
                     text.append("\n       ")
                 state = bv.outcome_state(o)
                 if state == "error" and getattr(o, "vertex", "") is None and label == "Export" \
-                        and getattr(model, "status", "") in ("cancelled", "failed"):
+                        and getattr(model, "status", "") in ("cancelled", "failed", "incomplete"):
                     state = "not-reached"  # the build ended before its export: not an export failure
                 elif label == "Import" and bv.not_reached(o):
                     state = "not-reached"  # the build ended before its import: not an import failure
