@@ -185,13 +185,21 @@ timed(builders, "check", "builder probe")
 timed(runner, "_snapshot", "project snapshot")
 timed(getattr(runner, "_Prepared", None), "_run", "while BuildKit builds: snapshot, history read ahead, cache-debug address")
 timed(runner, "_after_build", "explanations + history record")
+try:  # the builder's cache debug database: read while BuildKit exports the cache, or in _after_build
+    from railpack_tui.core import cachedebug
+    timed(cachedebug, "fetch_all", "cache debug database read")
+except ImportError:
+    pass
 start = base.EngineProcess.__init__
 def started(self, inv):
     import threading
     mark("engine process started")
     start(self, inv)
     def exited(pid=self._proc.pid):  # WNOWAIT: seen, not reaped (the runner still waits for it)
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # the runner's wait woke first and reaped it: no mark this time
+            return
         mark("engine process exited")
     threading.Thread(target=exited, daemon=True).start()
 base.EngineProcess.__init__ = started

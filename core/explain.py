@@ -104,11 +104,14 @@ class _Ctx:
         return self.files
 
 
-def annotate(model, snapshot, history, request_info, earlier: Earlier | None = None) -> None:
+def annotate(model, snapshot, history, request_info, earlier: Earlier | None = None,
+             debug_records: tuple[list[dict], list[dict]] | None = None) -> None:
     """Set `step.miss` on every executed step of `model` (None on the others). Compared with the
     runs before `request_info["run_id"]` (the model's run when it was recorded here), else with
     every run in the history: the runner explains a build before recording it, with its misses.
-    `earlier`: the project's earlier runs read ahead (used when the history has not moved since)."""
+    `earlier`: the project's earlier runs read ahead (used when the history has not moved since).
+    `debug_records`: (records, their exec records) of the builder's cache debug database, read
+    once every step had settled (None: read when needed, see `cachedebug.confirm`)."""
     from . import history as history_mod
 
     if not isinstance(history, history_mod.History):
@@ -146,7 +149,7 @@ def annotate(model, snapshot, history, request_info, earlier: Earlier | None = N
                 where = crash(exc)
                 s.miss = None
                 getattr(history, "notices", []).append(f"could not explain why {s.name!r} missed; details in {where}")
-    _confirm_with_cache_debug(ctx, executed)
+    _confirm_with_cache_debug(ctx, executed, debug_records)
     _store(ctx, steps)
 
 
@@ -456,13 +459,13 @@ def _changed_files(sources: list[str], old: dict, new: dict) -> tuple[list[str],
     return added, removed, modified
 
 
-def _confirm_with_cache_debug(ctx: _Ctx, executed) -> None:
+def _confirm_with_cache_debug(ctx: _Ctx, executed, read: tuple[list[dict], list[dict]] | None = None) -> None:
     try:
         from . import cachedebug
     except ImportError:
         return
     try:
-        cachedebug.confirm(ctx, executed)
+        cachedebug.confirm(ctx, executed, *(read or ()))
     except Exception as exc:  # evidence is a bonus: never break the explanation
         for s in executed:
             if s.miss and s.miss.get("kind") not in ("parent-missed", "no-cache"):

@@ -262,7 +262,8 @@ def _after_build(request: BuildRequest, model, snapshot, notes: list[str], prepa
             extra = {"debug_addr": prepared.debug_addr} if prepared is not None and prepared.debug_addr is not False else {}
             try:
                 explain.annotate(model, snapshot, db, {**info, **extra},
-                                 earlier=prepared.earlier if prepared is not None else None)
+                                 earlier=prepared.earlier if prepared is not None else None,
+                                 debug_records=prepared.debug_records_for(model) if prepared is not None else None)
             except Exception as exc:  # noqa: BLE001 - the build is still recorded
                 from .crashlog import record as crash
 
@@ -284,6 +285,22 @@ def _snapshot(request: BuildRequest, notes: list[str]):
     except RailpackTuiError as exc:
         notes.append(f"no project snapshot, so no miss explanations: {exc}")
         return None
+
+
+_SETTLED = ("cached", "executed", "error", "cancelled")
+_CACHE_CHANGED = "cache"  # model.CHANGE_CACHE (the model is imported once the build runs)
+
+
+def _settled_steps(model) -> tuple | None:
+    """(id, state) of every step once the solve is over: an export (of the cache or the image)
+    has begun and every step has settled. None before."""
+    vertexes = model.vertexes
+    if not any(v.kind in ("cache-export", "export") and v.started is not None for v in vertexes):
+        return None
+    steps = [v for v in vertexes if v.kind == "step"]
+    if not steps or any(st.state not in _SETTLED for st in steps):
+        return None
+    return tuple((st.id, st.state) for st in steps)
 
 
 def _writes_into_context(request: BuildRequest) -> bool:
@@ -396,6 +413,11 @@ class _Prepared:
         self.earlier = None
         self.debug_addr: str | None | bool = False  # False: not looked up
         self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        # the cache debug database read while BuildKit exports the cache (read_debug_ahead)
+        self._debug_thread: threading.Thread | None = None
+        self._debug_steps: tuple | None = None
+        self._debug_records: tuple[list[dict], list[dict]] | None = None  # (records, exec records)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="railpack-tui-prepare", daemon=True)
@@ -419,8 +441,52 @@ class _Prepared:
             info = self.request.to_info(self.builder)
             self.earlier = explain.Earlier(history.default(), history._norm(info["project"]))
             self.debug_addr = cachedebug.debug_addr(info)
+            if self.debug_addr:
+                cachedebug.warm(self.debug_addr)  # the fetch after the build is on its critical path
         except Exception:  # noqa: BLE001
             pass
+        finally:
+            self._done.set()
+
+    def read_debug_ahead(self, model) -> None:
+        """Called from the build thread when the model's cache import/export changed. Once the
+        solve is over (every step settled, the export begun: BuildKit computed every cache key of
+        the build before running its step, so the debug database holds them), read the builder's
+        cache debug database in a thread, while BuildKit exports the cache (in a burst build that
+        export is half the build), instead of after the build. Only when the explanations will ask
+        for it: a step executed, earlier runs to compare with, a cache-debug address, no --no-cache.
+        `debug_records_for` hands it over only if no step changed since."""
+        if self._debug_thread is not None or not self._done.is_set() or not self.debug_addr \
+                or self.earlier is None or not self.earlier.runs or self.request.no_cache:
+            return
+        states = _settled_steps(model)
+        if states is None or not any(state in ("executed", "error") for _, state in states):
+            return
+        addr = self.debug_addr
+
+        def read() -> None:
+            from . import cachedebug
+
+            try:
+                records = cachedebug.fetch_all(addr)
+                self._debug_records = (records, cachedebug.exec_records(records))
+            except Exception:  # noqa: BLE001 - read again after the build, where a failure is explained
+                self._debug_records = None
+
+        self._debug_steps = states
+        self._debug_thread = threading.Thread(target=read, name="railpack-tui-cachedebug", daemon=True)
+        self._debug_thread.start()
+
+    def debug_records_for(self, model) -> tuple[list[dict], list[dict]] | None:
+        """(records, exec records) of the cache debug database read ahead, if it was and the
+        finished model's steps are the ones (and in the states) they were when it was read; else
+        None (`cachedebug.confirm` reads it then)."""
+        if self._debug_thread is None:
+            return None
+        self._debug_thread.join()
+        if tuple((s.id, s.state) for s in model.steps) != self._debug_steps:
+            return None
+        return self._debug_records
 
     def join(self):
         """The snapshot (None without one), once the thread is done."""
@@ -445,6 +511,7 @@ class BuildRun:
         self.docker_config: Path | None = None  # while the build runs (tests check it is gone after)
         # set once the project snapshot is taken (while the build starts), or when the run ends without one
         self.snapshot_taken = threading.Event()
+        self._on_cache_change: Callable[[Any], None] | None = None  # the model's cache import/export changed
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> "BuildRun":
@@ -537,6 +604,7 @@ class BuildRun:
                     if self._cancel.is_set():
                         self._proc.cancel()
                     prepared.start()
+                    self._on_cache_change = prepared.read_debug_ahead
                     pending = probe if probe is not None and not probe.consumed else None
                     if pending is not None:
                         pending.stop_with(self._proc.kill)  # it never showed progress: it never reached BuildKit
@@ -652,6 +720,11 @@ class BuildRun:
                 self.on_event(RunEvent("output", line))
         changes = model.drain_changes()
         if changes:
+            if _CACHE_CHANGED in changes and self._on_cache_change is not None:
+                try:
+                    self._on_cache_change(model)
+                except Exception:  # noqa: BLE001 - only a head start: the work is done after the build anyway
+                    self._on_cache_change = None
             self.on_event(RunEvent("progress", changes=changes))
 
 

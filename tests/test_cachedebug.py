@@ -70,6 +70,44 @@ def test_reading_the_debug_database_does_not_import_urllib():
     assert json.loads(out.stdout.strip().replace("'", '"')) == []
 
 
+def test_reading_the_debug_database_does_not_load_the_idna_codec():
+    """A str host is encoded with the idna codec (encodings.idna, stringprep, unicodedata: ~2 ms)
+    by the fetch that follows every build; an ASCII host goes to the socket as bytes."""
+    code = ("import sys\nfrom railpack_tui.core import cachedebug\n"
+            "for addr in ('127.0.0.1:1', '[::1]:1'):\n"
+            "    try:\n        cachedebug.fetch_all(addr, timeout=0.5)\n    except OSError:\n        pass\n"
+            "print([m for m in ('encodings.idna', 'stringprep', 'unicodedata') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_debug_address_host_and_port():
+    assert cachedebug._host_port("127.0.0.1:35977") == (b"127.0.0.1", 35977)
+    assert cachedebug._host_port("[::1]:8080") == (b"::1", 8080)
+    assert cachedebug._host_port("bücher.test:80") == ("bücher.test", 80)  # not ASCII: socket's own idna
+
+
+def test_warm_loads_what_the_fetch_needs():
+    code = ("import sys\nfrom railpack_tui.core import cachedebug\n"
+            "before = 'socket' in sys.modules\ncachedebug.warm('127.0.0.1:35977')\n"
+            "print(before, 'socket' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+@given(st.lists(st.binary(max_size=300), max_size=4), st.integers(min_value=1, max_value=76))
+@settings(max_examples=200, deadline=None)
+def test_record_data_decodes_as_b64decode_did(pieces, wrap):
+    """`_data` decodes each data frame as base64.b64decode (non-strict) did: line breaks inside
+    the text are skipped, frames of other types are left out."""
+    import base64
+
+    texts = [base64.b64encode(p).decode() for p in pieces]
+    texts = ["\n".join(t[i:i + wrap] for i in range(0, len(t), wrap)) for t in texts]
+    rec = {"data": [{"type": 2, "data": t} for t in texts] + [{"type": 1, "data": "aWdub3JlZA=="}, {"type": 2}]}
+    assert cachedebug._data(rec) == b"".join(base64.b64decode(t) for t in texts) == b"".join(pieces)
+
+
 def test_the_sandbox_debug_address_without_importing_the_sandbox_module(sandbox):
     from railpack_tui.core import sandbox as sandbox_mod
 
