@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     except RailpackTuiError as err:
         code = _emit_error(err, as_json)
     except KeyboardInterrupt:
-        print("railpack-tui: interrupted", file=sys.stderr)
+        if as_json:  # errors are JSON too with --json
+            print(json.dumps({"ok": False, "error": {"kind": "interrupted", "message": "interrupted (Ctrl-C)."}}))
+        else:
+            print("railpack-tui: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:
         code = 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import time
 
 from .. import demo
 from ..report import human_bytes, human_time
@@ -48,9 +50,32 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _stop_engines(grace_s: float = 5.0) -> None:
+    """After Ctrl-C: the engine runs in a session of its own (the terminal's SIGINT does not reach
+    it), so cancel it here (SIGINT, then SIGKILL after `grace_s`) and remove its Docker config."""
+    from .. import dockerconfig
+    from ..engines.base import group_alive, kill_live_groups, live_process_groups
+
+    kill_live_groups(signal.SIGINT)  # buildctl/buildx cancel the solve: BuildKit stops the step
+    deadline = time.monotonic() + grace_s
+    while any(group_alive(g) for g in live_process_groups()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kill_live_groups(signal.SIGKILL)
+    dockerconfig.remove_all()
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..runner import install_signal_handlers
+
+    # SIGTERM/SIGHUP and Ctrl-C stop the running build's engine and remove its temporary Docker
+    # config; before, buildctl and the step ran on (and with SIGTERM the config stayed on disk)
+    install_signal_handlers()
     say = (lambda m: None) if args.json else (lambda m: print(f"demo: {m}", file=sys.stderr))
-    result = demo.run_demo(args.path, args.cache_ref, engine=args.engine, builder=args.builder, on_phase=say)
+    try:
+        result = demo.run_demo(args.path, args.cache_ref, engine=args.engine, builder=args.builder, on_phase=say)
+    except KeyboardInterrupt:
+        _stop_engines()
+        raise
     data = result.to_json()
     if args.json:
         print(json.dumps(data, indent=2))
