@@ -62,3 +62,30 @@ async def test_cache_phases_of_a_build_that_never_started_say_not_reached(tmp_pa
         phases = str(app.screen.query_one("#phases").render())
         assert phases.count("not reached") == 2 and "failed" not in phases, phases
         assert app.screen.query_one("#cold").display is False
+
+
+# Projects: Enter in an empty path box opened the directory railpack-tui was started from (".")
+# as the project: it replaced the open project, switched its engine and joined the recent list.
+async def test_enter_in_an_empty_path_box_keeps_the_project(tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    from railpack_tui.core import example
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    project = example.prepare(tmp_path / "cache-demo")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+    monkeypatch.chdir(elsewhere)  # a project, so that opening "." would be accepted
+    app = make_app(tmp_path, project=project, cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        path = app.screen.query_one("#project-path", Input)
+        path.value = "   "
+        path.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.project == project
+        assert str(elsewhere) not in app.state.settings.recent_projects

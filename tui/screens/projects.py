@@ -149,6 +149,9 @@ class ProjectsScreen(StateScreen):
     @on(Input.Submitted, "#project-path")
     def _path_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if not event.value.strip():  # not "." (wherever railpack-tui was started): nothing was typed
+            self.notify("Type a project directory first (→ completes a name).", title="No directory", severity="warning")
+            return
         self.open_path(expand(event.value))
 
     def open_path(self, path: Path) -> None:
