@@ -328,8 +328,13 @@ def _locked(d: Path):
     """One `up` or `down` at a time per sandbox directory, across processes: two dashboards (or
     `serve` tabs) starting together would otherwise each start a registry on the same port, and
     the loser's cleanup would stop the winner's daemons."""
-    paths.ensure_private_dir(d)
-    fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        paths.ensure_private_dir(d)
+        fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a file in its place, no permission: was an internal error (exit 1)
+        raise EnvironmentProblem(f"cannot use the sandbox directory {d}: {exc.strerror or exc}.",
+                                 fix="point RAILPACK_TUI_SANDBOX_DIR (or RAILPACK_TUI_STATE_DIR) at a directory you can "
+                                     "write, or move away what is in its place", kind="sandbox-dir") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -289,3 +289,25 @@ def test_an_endless_stream_is_refused_in_bounded_memory(world):
         r = subprocess.run(CLI + ["report", "/dev/zero"] + extra, capture_output=True, text=True, timeout=60,
                            env=env_for(world), preexec_fn=limit)
         check(r, 2, "no buildkit progress")
+
+
+def test_a_file_where_the_sandbox_directory_goes(world):
+    """RAILPACK_TUI_SANDBOX_DIR naming a file: `sandbox up` said 'internal error: FileExistsError'
+    (exit 1, a crash log); now exit 3 with the fix. The dashboard starts the sandbox the same way
+    (core.defaults.resolve) and now opens with that notice instead of ending in the same crash."""
+    from railpack_tui.core import sandbox, tools
+
+    if tools.missing(sandbox.REQUIRED_TOOLS) or os.geteuid() != 0:
+        pytest.skip("sandbox up checks its tools and root first")
+    (world / "sandbox").rmdir()
+    (world / "sandbox").write_text("not a directory\n")
+    text, result = run_both(world, ["sandbox", "up"])
+    check(text, 3, "cannot use the sandbox directory", "RAILPACK_TUI_SANDBOX_DIR")
+    check(result, 3)
+    assert json.loads(result.stdout)["error"]["kind"] == "sandbox-dir"
+    env = env_for(world)
+    code = ("import os; from railpack_tui.core import defaults; "
+            f"s = defaults.resolve(project={str(world / 'ok')!r}); print(s.builder, s.notices)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "None" in r.stdout and "cannot use the sandbox directory" in r.stdout, r.stdout
