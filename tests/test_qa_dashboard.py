@@ -89,3 +89,10 @@ async def test_enter_in_an_empty_path_box_keeps_the_project(tmp_path, monkeypatc
         await settle(pilot)
         assert app.state.project == project
         assert str(elsewhere) not in app.state.settings.recent_projects
+
+
+# Projects: the project the dashboard opened on (the bundled example, or --project) was never put
+# in Recent, so after opening another project there was no way back to it from the Recent list.
+def test_the_project_the_dashboard_opens_on_is_a_recent_project(tmp_path):
+    state = _state_for(tmp_path, "registry.example.com/team/app:cache")
+    assert str(tmp_path / "cache-demo") in state.settings.recent_projects

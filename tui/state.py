@@ -202,6 +202,8 @@ class AppState:
         ref = remembered.get("cache_ref")
         if isinstance(ref, str) and ref and not (setup.cache_ref and _earlier_sandbox_default(ref, setup)):
             state.cache_ref = ref  # chosen for this project: it wins over the sandbox's default ref
+        if setup.project:  # so that Recent leads back to it after another project is opened
+            settings.add_recent_project(setup.project)
         return state
 
     @property
