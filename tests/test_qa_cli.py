@@ -103,3 +103,18 @@ def test_the_dashboard_shows_no_cold_banner_for_a_build_that_ended_before_the_im
     from railpack_tui.tui import buildview as bv
 
     assert bv.import_failure(_ended_before_the_import()) is None
+
+
+# `history`: the newest build failed (its cache export was refused) with every step cached, and
+# the line under the table said only "build #16: every step cached".
+def test_history_says_when_the_newest_build_failed_though_every_step_was_cached():
+    from railpack_tui.core.commands.history import render
+    from railpack_tui.core.history import Run, StepRecord
+
+    run = Run(id=16, project="/p", started_at=0.0, duration_s=0.1, status="failed", engine="buildkit", builder=None,
+              cache_ref="127.0.0.1:1/qa/x:y", mode="max", no_import=False, no_export=False, no_cache=False,
+              git_rev=None, git_dirty=None, build_args={}, base_images={}, cache_import=[], cache_export=[],
+              summary={"steps": 1, "cached": 1, "hit_ratio": 1.0},
+              steps=[StepRecord("[1/1] COPY a /", None, 1, 1, "cached", 0.0, 0)])
+    last = render("/p", [run]).splitlines()[-1]
+    assert "failed" in last, last

@@ -52,7 +52,9 @@ def render(project: str, runs: list[history_mod.Run]) -> str:
         if not newest.steps:
             lines.append(f"build #{newest.id}: no steps recorded")
         elif cached == len(newest.steps):
-            lines.append(f"build #{newest.id}: every step cached")
+            ended = {"success": "", "cancelled": "was cancelled", "incomplete": "is incomplete"}.get(newest.status, newest.status)
+            but = f", but the build {ended}" if ended else ""  # e.g. failed: its cache export was refused
+            lines.append(f"build #{newest.id}: every step cached{but}")
         else:  # e.g. a build that stopped before its steps ran (cancelled, builder lost)
             lines.append(f"build #{newest.id}: {newest.status}, {cached}/{len(newest.steps)} steps cached")
     else:
