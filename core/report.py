@@ -40,6 +40,9 @@ def load_file(path: str | Path, format: str = "auto") -> BuildModel:
     except OSError as exc:
         raise BadInput(f"cannot read {p}: {exc.strerror or exc}.", fix="check the path and its permissions",
                        kind="unreadable-file") from None
+    if format != "auto" and not model.vertexes:
+        raise BadInput(f"{p} holds no --progress={format} lines (the format given with --format).",
+                       fix="leave out --format: auto tells rawjson from plain", kind="not-progress")
     if model.format == "auto" or not model.vertexes:
         raise BadInput(f"{p} holds no BuildKit progress (neither --progress=rawjson nor --progress=plain lines).",
                        fix="record the build with --progress=rawjson (or plain) and pass that file", kind="not-progress")

@@ -118,3 +118,13 @@ def test_history_says_when_the_newest_build_failed_though_every_step_was_cached(
               steps=[StepRecord("[1/1] COPY a /", None, 1, 1, "cached", 0.0, 0)])
     last = render("/p", [run]).splitlines()[-1]
     assert "failed" in last, last
+
+
+# `report FILE --format plain` on a rawjson recording said the file "holds no BuildKit progress
+# (neither --progress=rawjson nor --progress=plain lines)": wrong, it holds rawjson.
+def test_report_with_the_wrong_format_names_the_format(world):
+    rec = Path(__file__).resolve().parent / "fixtures" / "recorded" / "warm-from-registry.rawjson.jsonl"
+    result = run(world, ["report", str(rec), "--format", "plain"])
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "neither" not in out and "--progress=plain" in out and "--format" in out, out
