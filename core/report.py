@@ -41,7 +41,8 @@ def load_file(path: str | Path, format: str = "auto") -> BuildModel:
         raise BadInput(f"cannot read {p}: {exc.strerror or exc}.", fix="check the path and its permissions",
                        kind="unreadable-file") from None
     if format != "auto" and not model.vertexes:
-        raise BadInput(f"{p} holds no --progress={format} lines (the format given with --format).",
+        raise BadInput(f"{p} holds no BuildKit progress in the format given with --format ({format}: "
+                       f"--progress={format} lines).",
                        fix="leave out --format: auto tells rawjson from plain", kind="not-progress")
     if model.format == "auto" or not model.vertexes:
         raise BadInput(f"{p} holds no BuildKit progress (neither --progress=rawjson nor --progress=plain lines).",
