@@ -28,6 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from .. import buildview as bv
+from .line_memo import LineMemoStylesCache
 from .scrollbars import QuietScrollbars
 
 FIXED = {"state": 10, "time": 6, "pulled": 7}
@@ -145,6 +146,7 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._styles_cache = LineMemoStylesCache()  # rows scrolled, resized or refocused keep their styled lines
         self.filter_text = ""
         self.user_moved = False  # set when the user moved the cursor (the screen then stops following)
         self.row_renders = 0  # rows rendered into strips so far (tests count them)
