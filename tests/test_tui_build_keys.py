@@ -85,3 +85,22 @@ async def test_the_filter_box_dims_the_keys_it_takes_and_keeps_the_footer_in_pla
         await pilot.press("slash")  # and again: the same keys dim again
         await pilot.pause()
         assert footer_keys(app) == open_
+
+
+async def test_the_footer_follows_slash_and_escape_within_the_key_handler(tmp_path):
+    """The footer's keys dim and come back in the key's own handler, so they are painted in the
+    key's frame, not in a frame after it."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "file-change")
+        screen = app.screen
+        before = footer_keys(app)
+        screen.action_filter()
+        dimmed = footer_keys(app)  # no pause: as the handler left it
+        assert dimmed["b"] == (True, True) and dimmed["y"] == (True, True) and dimmed["slash"] == (True, False)
+        await pilot.pause()
+        assert footer_keys(app) == dimmed  # the announcements that came later changed nothing
+        screen.action_back()
+        assert footer_keys(app) == before
+        await pilot.pause()
+        assert footer_keys(app) == before

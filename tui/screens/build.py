@@ -356,6 +356,14 @@ class BuildScreen(Screen):
         # focus now, not through a deferred call: the footer's bindings then change before the
         # key's first frame, instead of costing a second layout and frame after it
         self.set_focus(box)
+        self._footer_now()
+
+    def _footer_now(self) -> None:
+        """The footer's keys follow the focus move in the key's own frame: set_focus announces the
+        new bindings after the next frame, and the footer takes the announcement as a message of
+        its own, so its dimmed keys cost a second frame (and screen update) after each `/` and Esc.
+        The announcements that still come find the footer up to date and change nothing."""
+        self.query_one(StableFooter).bindings_changed(self)
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
@@ -363,6 +371,7 @@ class BuildScreen(Screen):
             box.value = ""
             box.display = False
             self.set_focus(self.query_one("#steps", StepTable))  # now: see action_filter
+            self._footer_now()
         elif not self.follow and self.job is not None and self.job.running:
             self.follow = True
             self._follow_running()

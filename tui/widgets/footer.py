@@ -48,6 +48,9 @@ class StableFooter(Footer):
             key._disabled = disabled
             # an inline style, as the -disabled class looks: a class change re-applies the stylesheet
             key.styles.text_style = "dim" if disabled else None
+            # tell the screen now rather than when the key next goes idle: a `/` lays the screen
+            # out at once, and that frame often came before the keys' turn (a second frame)
+            key._check_refresh()
 
     def bindings_changed(self, screen: Any) -> None:
         if not (self.is_attached and screen is self.screen and screen.app.app_focus and self._bindings_ready):

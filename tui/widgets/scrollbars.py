@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+from rich.color import Color
+from rich.style import Style
 from textual.geometry import Region, Size
-from textual.scrollbar import ScrollBar
+from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
 BARS_KEPT = 8
@@ -22,25 +25,119 @@ class QuietScrollBar(ScrollBar):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         return super()._size_updated(size, virtual_size, container_size, layout=False)
 
+    _drawn: tuple | None = None  # what the bar on screen was drawn from (`_look`)
+
+    def _look(self) -> tuple:
+        """Everything the bar is drawn from, but the crop."""
+        parent = self.parent
+        styles = parent.styles  # type: ignore[union-attr]
+        return (self.size, self.window_virtual_size, self.window_size, self.position, self.thickness,
+                self.grabbed, self.mouse_over, styles.scrollbar_background, styles.scrollbar_color,
+                styles.scrollbar_background_hover, styles.scrollbar_color_hover, styles.scrollbar_background_active,
+                styles.scrollbar_color_active, parent.background_colors,  # type: ignore[union-attr]
+                self.screen.styles.scrollbar_color, self.styles._cache_key)
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> "QuietScrollBar":
+        """A plain repaint of a bar that would be drawn as it is on screen is skipped: the parent
+        updates its bars on every layout and every growth (`_scroll_update` refreshes both
+        whether or not they changed), and focus moving restyles them; each such repaint cost a
+        frame after the one that answered a `/` or Esc."""
+        if (repaint and not (regions or layout or recompose) and self._drawn is not None and self.is_attached
+                and self._look() == self._drawn):
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _check_refresh(self) -> None:
+        """A repaint asked for before a frame that then drew the bar as it is now (a layout
+        resizing the bar asks for one, and the layout's own frame draws the resized bar) is not
+        sent to the screen: it was a second frame after each `/` and Esc."""
+        if (self._repaint_required and not self._layout_required and self._drawn is not None and self.is_attached
+                and self._look() == self._drawn):
+            self._repaint_required = False
+        super()._check_refresh()
+
     def render_lines(self, crop: Region) -> list[Strip]:
         """The rendered bar is kept per everything it is drawn from (~1 ms through Rich each time;
         the step table's bar was redrawn on every frame of a `/` or Esc, as its height toggles
         between two values)."""
-        parent = self.parent
-        styles = parent.styles  # type: ignore[union-attr]
-        key = (crop, self.size, self.window_virtual_size, self.window_size, self.position, self.thickness,
-               self.grabbed, self.mouse_over, styles.scrollbar_background, styles.scrollbar_color,
-               styles.scrollbar_background_hover, styles.scrollbar_color_hover, styles.scrollbar_background_active,
-               styles.scrollbar_color_active, parent.background_colors,  # type: ignore[union-attr]
-               self.screen.styles.scrollbar_color, self.styles._cache_key)
+        look = self._look()
+        self._drawn = look
+        key = (crop, *look)
         cache = self.__dict__.setdefault("_bars", {})
         strips = cache.get(key)
         if strips is None:
-            strips = super().render_lines(crop)
+            strips = self._from_drawn_lines(crop, look)
+            if strips is None:
+                self._set_dirty()
+                strips = super().render_lines(crop)
+                self._keep_lines(crop, look, strips)
             if len(cache) >= BARS_KEPT:
                 cache.pop(next(iter(cache)))
             cache[key] = strips
         return list(strips)
+
+    # A vertical bar's line is one segment (track above or below the thumb, the thumb, or one of
+    # the thumb's partial end glyphs), and what Textual's styles pipeline makes of a line depends
+    # only on that segment and the bar's colours, width and styles, not on the line's position.
+    # So the lines drawn once are kept per segment, and a bar whose thumb moved or grew (the logs'
+    # bar on every frame of a running step, ~1 ms through Rich and the pipeline) is assembled
+    # from them; a segment never drawn before takes Textual's path, which fills the gap.
+    _LINES_KEPT = 64
+
+    def _segments(self) -> list | None:
+        """The bar's segment per line, as ScrollBarRender draws it for this widget's size; None
+        when it is not a plain vertical bar of one segment a line."""
+        if not self.vertical:
+            return None
+        renderable = self.render()
+        if type(renderable) is not ScrollBarRender or not isinstance(renderable.style, Style):
+            return None
+        style = renderable.style
+        width, height = self.size
+        bar = renderable.render_bar(
+            size=height, virtual_size=renderable.virtual_size, window_size=renderable.window_size,
+            position=renderable.position, thickness=width, vertical=True,
+            back_color=style.bgcolor or Color.parse("#555555"), bar_color=style.color or Color.parse("bright_magenta"))
+        segments = list(bar.segments)
+        if len(segments) != height or any(cell_len(seg.text) != width for seg in segments):
+            return None
+        return segments
+
+    def _line_key(self, look: tuple) -> tuple:
+        return (self.size.width, *look[4:])  # the colours, width and styles: not the height, thumb or position
+
+    def _from_drawn_lines(self, crop: Region, look: tuple) -> list[Strip] | None:
+        lines = self.__dict__.get("_lines")
+        if not lines or crop != self.size.region:
+            return None
+        segments = self._segments()
+        if segments is None:
+            return None
+        kept = lines.get(self._line_key(look))
+        if kept is None:
+            return None
+        try:
+            return [kept[seg] for seg in segments]
+        except KeyError:
+            return None
+
+    def _keep_lines(self, crop: Region, look: tuple, strips: list[Strip]) -> None:
+        if crop != self.size.region:
+            return
+        segments = self._segments()
+        if segments is None or len(segments) != len(strips):
+            return
+        lines = self.__dict__.setdefault("_lines", {})
+        key = self._line_key(look)
+        kept = lines.get(key)
+        if kept is None:
+            if len(lines) >= BARS_KEPT:
+                lines.pop(next(iter(lines)))
+            kept = lines[key] = {}
+        for seg, strip in zip(segments, strips):
+            if seg not in kept and len(kept) < self._LINES_KEPT:
+                kept[seg] = strip
 
 
 class QuietScrollbars:
