@@ -30,13 +30,19 @@ def find_busybox() -> Path:
 def prepare(dest: Path | None = None, reset: bool = False) -> Path:
     """Copy the example to `dest` (default: the data directory) unless it is there already."""
     dest = dest or (paths.data_dir() / "examples" / NAME)
-    if reset and dest.exists():
-        shutil.rmtree(dest)
-    if not (dest / "Dockerfile").exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(source_dir(), dest, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "busybox"))
-    bb = dest / "busybox"
-    if not bb.exists():
-        shutil.copy2(find_busybox(), bb)
+    try:
+        if reset and dest.exists():
+            shutil.rmtree(dest)
+        if not (dest / "Dockerfile").exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(source_dir(), dest, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "busybox"))
+        bb = dest / "busybox"
+        if not bb.exists():
+            shutil.copy2(find_busybox(), bb)
+    except (OSError, shutil.Error) as exc:  # a file where a directory goes, a read-only data dir
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EnvironmentProblem(f"cannot prepare the bundled example in {dest}: {reason}.", kind="data-dir",
+                                 fix="point RAILPACK_TUI_DATA_DIR at a directory you can write, "
+                                     "or open your own project with --project DIR") from None
     return dest

@@ -311,3 +311,15 @@ def test_a_file_where_the_sandbox_directory_goes(world):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert "None" in r.stdout and "cannot use the sandbox directory" in r.stdout, r.stdout
+
+
+def test_a_file_where_the_data_directory_goes(world):
+    """The dashboard without --project prepares the bundled example in the data directory: a file
+    there ended in 'internal error: NotADirectoryError' (exit 1, a crash log); now exit 3 with
+    the fix, before the sandbox or the dashboard starts."""
+    (world / "data").rmdir()
+    (world / "data").write_text("not a directory\n")
+    r = run(world, [], RAILPACK_TUI_DATA_DIR=str(world / "data"))
+    check(r, 3, "cannot prepare the bundled example", "RAILPACK_TUI_DATA_DIR", "--project")
+    assert not (world / "state" / "logs" / "crash.log").exists()
+    assert not (world / "sandbox" / "sandbox.json").exists()
