@@ -96,3 +96,46 @@ async def test_enter_in_an_empty_path_box_keeps_the_project(tmp_path, monkeypatc
 def test_the_project_the_dashboard_opens_on_is_a_recent_project(tmp_path):
     state = _state_for(tmp_path, "registry.example.com/team/app:cache")
     assert str(tmp_path / "cache-demo") in state.settings.recent_projects
+
+
+# Registries: a ref added on the sandbox registry with the sandbox's own username ("railpack") and
+# a wrong password (to see the 401 the README promises) replaced the sandbox's generated password,
+# in the keyring or in session memory: every ref of the sandbox, the project's included, then got
+# 401, and deleting the added ref did not bring the sandbox's password back.
+@pytest.mark.parametrize("with_keyring", [True, False], ids=["keyring", "session"])
+async def test_a_typed_password_never_replaces_the_sandbox_accounts_own(tmp_path, monkeypatch, with_keyring):
+    import keyring
+    from keyring.backends import fail
+
+    from railpack_tui.core import credentials
+    from railpack_tui.core.sandbox import PASSWORD_FILE, SandboxInfo
+    from railpack_tui.tui.screens.registries_form import RegistryForm
+    from railpack_tui.tui.widgets.registries_store import SavedRef
+    from support.memory_keyring import MemoryKeyring
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    monkeypatch.setenv("RAILPACK_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(tmp_path / "no-sandbox"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring() if with_keyring else fail.Keyring())
+    sbx = tmp_path / "sbx"
+    sbx.mkdir()
+    (sbx / PASSWORD_FILE).write_text("the-sandbox-password")
+    host = "127.0.0.1:45999"
+    try:
+        app = make_app(tmp_path, cache_ref=f"{host}/railpack-tui/cache-demo:cache")
+        app.state.sandbox = SandboxInfo(dir=str(sbx), registry=host)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            await settle(pilot)
+            app.screen.save_credential(RegistryForm(SavedRef(f"{host}/qa/wrong:x", "railpack"), "wrong-password",
+                                                    session_only=not with_keyring))
+            await settle(pilot)
+            assert credentials._session_for(host, "railpack") is None
+            if with_keyring:
+                assert keyring.get_password(credentials.service_name(host), "railpack") is None
+            assert any("sandbox" in str(n.message) for n in app._notifications)
+    finally:
+        keyring.set_keyring(before)
+        credentials._session.clear()

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from railpack_tui.core import credentials, refs
-from railpack_tui.core.errors import RailpackTuiError
+from railpack_tui.core.errors import BadInput, RailpackTuiError
 
 from ..fixes import for_dashboard, in_dashboard_terms
 from ..widgets.registries_checks import RegistryChecks
@@ -340,6 +340,7 @@ class RegistriesScreen(StateScreen):
         host = registry_of(form.saved.ref)
         cred = credentials.Credential(host, form.saved.username, form.password)
         try:
+            self._refuse_the_sandbox_account(cred)
             if form.session_only:
                 credentials.remember(cred)
                 where = "this session's memory"
@@ -350,6 +351,23 @@ class RegistriesScreen(StateScreen):
             self.post_message(CredentialSaved(form, None, exc))
             return
         self.post_message(CredentialSaved(form, where))
+
+    def _refuse_the_sandbox_account(self, cred: credentials.Credential) -> None:
+        """The sandbox registry's own account keeps the password `sandbox up` generated: another
+        one saved for it (a typo, or a wrong one to see a 401) would replace it for every ref of
+        the sandbox, the project's default included, in the keyring or this session's memory."""
+        info = getattr(self.app_state(), "sandbox", None)
+        if info is None or cred.host != getattr(info, "registry", None) or cred.username != getattr(info, "username", None):
+            return
+        from railpack_tui.core import sandbox
+
+        own = sandbox.sandbox_credential(info)
+        if own is not None and own.password != cred.password:
+            raise BadInput(f"{cred.username} is the sandbox registry's own account: its password comes from "
+                           "`railpack-tui sandbox up` and every ref on the sandbox uses it, so the typed password was "
+                           "not saved (the ref was).",
+                           fix="leave the password empty for the sandbox's account; to see a wrong password (401), "
+                               "give the ref another username", kind="sandbox-account")
 
     def on_credential_saved(self, message: CredentialSaved) -> None:
         if message.form is None:  # a login was removed
