@@ -139,3 +139,15 @@ async def test_a_typed_password_never_replaces_the_sandbox_accounts_own(tmp_path
     finally:
         keyring.set_keyring(before)
         credentials._session.clear()
+
+
+# An unreachable tcp:// builder in the dashboard: the fix said "for TLS pass its client
+# certificates with --tls-dir DIR", a flag the dashboard does not have (no field takes them).
+def test_the_tcp_builder_fix_in_the_dashboard_does_not_name_a_missing_flag():
+    from railpack_tui.core.builders import Builder, _fix_for
+    from railpack_tui.tui.fixes import in_dashboard_terms
+
+    fix = in_dashboard_terms(_fix_for(Builder(addr="tcp://127.0.0.1:1", source="flag")))
+    assert fix.endswith("and for TLS: the dashboard cannot give the builder client certificates "
+                        "(ca.pem, cert.pem, key.pem) yet, `railpack-tui build PATH --tls-dir DIR` can"), fix
+    assert fix.startswith("check that buildkitd listens on that host and port"), fix

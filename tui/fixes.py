@@ -21,6 +21,10 @@ _TERMS = [
     (re.compile(r"(?:use )?--insecure"), f'tick "Insecure" in {_FORM}'),
     (re.compile(r"(?:use |with )?--engine (buildkit|buildx|railpack)"), r'pick "Engine: \1" in the command palette (ctrl+p)'),
     (re.compile(r"(?:pass |give )?--cache-ref(?: REF)?"), "set a cache ref on the Registries screen (key 3)"),
+    # the dashboard has no field for a tcp:// builder's client certificates: only `build` takes them
+    (re.compile(r"and for TLS pass its client certificates with --tls-dir DIR (\([^)]*\))"),
+     r"and for TLS: the dashboard cannot give the builder client certificates \1 yet, "
+     r"`railpack-tui build PATH --tls-dir DIR` can"),
     (re.compile(r"as --builder"), "as the Builder on the Projects screen (key 2)"),
     (re.compile(r"pass another --builder"), "set another Builder on the Projects screen (key 2)"),
     (re.compile(r"(?:pass |give )?--builder(?: \S+)?"), "set the Builder on the Projects screen (key 2) to it"),
