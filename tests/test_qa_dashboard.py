@@ -151,3 +151,35 @@ def test_the_tcp_builder_fix_in_the_dashboard_does_not_name_a_missing_flag():
     assert fix.endswith("and for TLS: the dashboard cannot give the builder client certificates "
                         "(ca.pem, cert.pem, key.pem) yet, `railpack-tui build PATH --tls-dir DIR` can"), fix
     assert fix.startswith("check that buildkitd listens on that host and port"), fix
+
+
+# t on another screen when the project has no cache ref (Projects: empty = no registry cache)
+# tested whichever row of Registries happened to be highlighted, as if the build used it.
+async def test_t_elsewhere_with_no_project_cache_ref_tests_nothing(tmp_path, monkeypatch):
+    import keyring
+
+    from railpack_tui.core import credentials
+    from railpack_tui.tui.screens.registries import RegistriesScreen
+    from railpack_tui.tui.widgets.registries_store import SavedRef, put_ref
+    from support.memory_keyring import MemoryKeyring
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    monkeypatch.setenv("RAILPACK_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("RAILPACK_TUI_SANDBOX_DIR", str(tmp_path / "no-sandbox"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        app = make_app(tmp_path, cache_ref=None)
+        put_ref(app.state.settings, SavedRef("127.0.0.1:5999/team/other:cache", ""))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("t")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, RegistriesScreen)
+            assert screen.testing is None and not screen.last_results, (screen.testing, screen.last_results)
+            assert any("no cache ref" in str(n.message) for n in app._notifications)
+    finally:
+        keyring.set_keyring(before)
+        credentials._session.clear()

@@ -436,8 +436,12 @@ class RegistriesScreen(StateScreen):
     def test_cache_ref(self) -> None:
         """Test the project's cache ref (t on another screen, the palette's "Test registry")."""
         current = getattr(self.app_state(), "cache_ref", None)
-        if current:
-            self._select(current)
+        if not current:  # not whichever row is highlighted: the build would use none of them
+            self.notify("This project has no cache ref, so its builds use no registry cache: u on a row here "
+                        "(or e on Projects) gives it one, t on a row tests that row.", title="Test registry",
+                        severity="warning", timeout=6)
+            return
+        self._select(current)
         self.action_test_registry()
 
     def action_test_registry(self) -> None:
