@@ -24,7 +24,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -34,6 +33,7 @@ from .. import buildview as bv
 from ..widgets.cache_overview import (BuildStatus, CachePhases, ColdBanner, HitMeter, RootMisses, WarningsPanel,
                                      set_text)
 from ..widgets.footer import StableFooter
+from ..widgets.one_layout import OneLayoutHorizontal, OneLayoutStatic, OneLayoutVertical
 from ..widgets.step_logs import StepLogs
 from ..widgets.step_table import StepTable
 
@@ -70,25 +70,25 @@ class BuildScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ColdBanner(id="cold")
-        with Vertical(id="overview"):
+        with OneLayoutVertical(id="overview"):
             yield BuildStatus(id="status")
-            with Horizontal(id="cache-row"):
-                with Vertical(id="meter-col"):
+            with OneLayoutHorizontal(id="cache-row"):
+                with OneLayoutVertical(id="meter-col"):
                     yield HitMeter(id="meter")
                     yield RootMisses(id="root-misses")
                 yield CachePhases(id="phases")
-            yield Static(id="build-error")
+            yield OneLayoutStatic(id="build-error")
             yield WarningsPanel(id="warnings")
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                with Vertical(id="steps-pane"):
-                    yield Static(id="empty")
+        with OneLayoutHorizontal(id="main"):
+            with OneLayoutVertical(id="left"):
+                with OneLayoutVertical(id="steps-pane"):
+                    yield OneLayoutStatic(id="empty")
                     yield StepTable(id="steps")
                     yield Input(placeholder="filter steps: words in the name, or cached / running / done / error",
                                 id="filter")
                 yield StepLogs(id="logs")
-            yield Static(id="sidebar")
-        yield Static(id="command")
+            yield OneLayoutStatic(id="sidebar")
+        yield OneLayoutStatic(id="command")
         yield StableFooter(compact=True)
 
     def on_mount(self) -> None:

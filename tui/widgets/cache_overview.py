@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .. import buildview as bv
+from .one_layout import OneLayout
 
 STATUS_WORDS = {
     "running": "RUNNING", "success": "SUCCESS", "failed": "FAILED", "cancelled": "CANCELLED",
@@ -35,7 +36,7 @@ def _theme_colour(widget: Static, name: str) -> str:
     return getattr(theme, name, None) or theme.foreground or "white"
 
 
-class HitMeter(Static):
+class HitMeter(OneLayout, Static):
     """`Cache hits ██████░░░░ 4/6 steps 67%`: cached steps over all steps so far."""
 
     DEFAULT_CSS = "HitMeter { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }"
@@ -68,7 +69,7 @@ class HitMeter(Static):
         set_text(self, text, layout=False)
 
 
-class CachePhases(Static):
+class CachePhases(OneLayout, Static):
     """One line per cache import and export: outcome mark, words, ref."""
 
     DEFAULT_CSS = "CachePhases { height: auto; }"
@@ -107,7 +108,7 @@ class CachePhases(Static):
         set_text(self, text)
 
 
-class RootMisses(Static):
+class RootMisses(OneLayout, Static):
     """Where the cache broke: executed steps none of whose ancestors executed."""
 
     DEFAULT_CSS = "RootMisses { height: auto; }"
@@ -126,7 +127,7 @@ class RootMisses(Static):
         set_text(self, text)
 
 
-class BuildStatus(Static):
+class BuildStatus(OneLayout, Static):
     """`● RUNNING 12.3s · 3/6 steps · cache-demo · buildkit` on one line."""
 
     DEFAULT_CSS = "BuildStatus { height: 1; }"
@@ -145,7 +146,7 @@ class BuildStatus(Static):
         set_text(self, text, layout=False)
 
 
-class ColdBanner(Static):
+class ColdBanner(OneLayout, Static):
     """Red, bold, boxed: this build is cold because the cache import failed. A quiet line instead
     for the normal first build into an empty ref. Hidden otherwise."""
 
@@ -176,7 +177,7 @@ class ColdBanner(Static):
         self.display = True
 
 
-class WarningsPanel(Static):
+class WarningsPanel(OneLayout, Static):
     """The build's warnings (BuildKit lint and deprecation notes), a few lines at most."""
 
     DEFAULT_CSS = "WarningsPanel { height: auto; max-height: 4; }"
