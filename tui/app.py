@@ -394,9 +394,15 @@ class RailpackTUI(App):
 
     def _stop_build(self) -> None:
         job = self.state.current
-        if job is not None and job.running and job.handle is not None:
+        if job is not None and job.running and hasattr(job.handle, "cancel") and not job.cancel_requested:
             job.cancel_requested = True
             job.handle.cancel()  # never leave a buildctl behind
+
+    def on_unmount(self) -> None:
+        """The app also ends without `q` (serve's browser tab closed, serve stopped): a build still
+        running is cancelled here. Before, it ran to its end (buildctl, the step and the temporary
+        Docker config with it) while the dashboard process waited for its worker thread."""
+        self._stop_build()
 
     def _handle_terminating_signals(self) -> None:
         """SIGTERM/SIGHUP end the dashboard through `_terminate`. A plain handler, not the loop's:

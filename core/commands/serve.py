@@ -5,7 +5,9 @@ textual-serve. Every browser tab that connects starts its own dashboard process
 from __future__ import annotations
 
 import errno
+import os
 import shlex
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -45,6 +47,36 @@ def _check(host: str, port: int) -> None:
         raise EnvironmentProblem(f"port {port} on {host} is already in use.", fix="pass --port with a free port, e.g. --port 8123")
 
 
+def _signal_dashboards(sig: int = signal.SIGTERM) -> list[int]:
+    """Send `sig` to every process this server started in its own process group (each browser
+    tab's `sh -c` and dashboard; a build's engine has a session of its own): a dashboard then
+    cancels its build and removes its temporary Docker config at once. Without this, serve's
+    SIGTERM reached them only when textual-serve's shutdown closed their websockets, 20-odd
+    seconds later while the build ran on."""
+    me, group = os.getpid(), os.getpgrp()
+    procs: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                rest = open(f"/proc/{entry.name}/stat", "rb").read().decode(errors="replace").rsplit(")", 1)[-1].split()
+                procs[int(entry.name)] = (int(rest[1]), int(rest[2]))
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], {me}
+    while frontier:
+        frontier = {p for p, (ppid, _) in procs.items() if ppid in frontier and p not in found}
+        found += frontier
+    sent = []
+    for pid in found:
+        if procs[pid][1] == group:
+            try:
+                os.kill(pid, sig)
+                sent.append(pid)
+            except OSError:
+                pass
+    return sent
+
+
 def run(args) -> int:
     host, port = args.host, args.port
     project = getattr(args, "project", None)
@@ -64,5 +96,13 @@ def run(args) -> int:
     command = dashboard_command(getattr(args, "project", None), getattr(args, "theme", None))
     url = public_url(host, port)
     print(f"railpack-tui: serving the dashboard on {url} (Ctrl+C stops it)", file=sys.stderr, flush=True)
-    Server(command, host=host, port=port, title="railpack-tui", public_url=url).serve()
+    server = Server(command, host=host, port=port, title="railpack-tui", public_url=url)
+    stop_server = server.request_exit  # what textual-serve runs on SIGTERM and SIGINT
+
+    def request_exit() -> None:
+        _signal_dashboards()
+        stop_server()
+
+    server.request_exit = request_exit
+    server.serve()
     return 0
