@@ -183,3 +183,34 @@ async def test_t_elsewhere_with_no_project_cache_ref_tests_nothing(tmp_path, mon
     finally:
         keyring.set_keyring(before)
         credentials._session.clear()
+
+
+# The builder kept for a project on Projects (e: "✓ kept for this project") was used when the
+# project was opened from Projects, but ignored at the next start: the project silently built on
+# the local sandbox instead.
+def _state_with_builder(tmp_path, remembered_builder: str):
+    from types import SimpleNamespace
+
+    from railpack_tui.core.defaults import Setup
+    from railpack_tui.tui.state import AppState, Settings
+
+    project = tmp_path / "cache-demo"
+    settings = Settings.load(tmp_path / "settings.json")
+    settings.remember_project_settings(project, cache_ref=None, builder=remembered_builder, engine="buildkit",
+                                       cache_mode="max")
+    setup = Setup(project=project, builder="unix:///tmp/sbx/buildkitd.sock", cache_ref=None,
+                  sandbox=SimpleNamespace(registry="127.0.0.1:45723"))
+    return AppState.from_setup(setup, Settings.load(tmp_path / "settings.json"))
+
+
+def test_the_builder_kept_for_a_project_is_used_at_the_next_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    assert _state_with_builder(tmp_path, "tcp://buildkit.example:1234").builder == "tcp://buildkit.example:1234"
+
+
+def test_a_kept_builder_gives_way_to_buildkit_host_and_a_socket_that_is_gone(tmp_path, monkeypatch):
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    gone = f"unix://{tmp_path}/old-sandbox/buildkitd.sock"
+    assert _state_with_builder(tmp_path, gone).builder == "unix:///tmp/sbx/buildkitd.sock"
+    monkeypatch.setenv("BUILDKIT_HOST", "unix:///tmp/sbx/buildkitd.sock")
+    assert _state_with_builder(tmp_path, "tcp://buildkit.example:1234").builder == "unix:///tmp/sbx/buildkitd.sock"
