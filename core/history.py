@@ -181,6 +181,7 @@ class History:
             try:
                 conn = _connect(str(path))
                 _check_and_migrate(conn)
+                _checkpoint(conn)
                 return cls(conn, path, notices)
             except (sqlite3.DatabaseError, _TooNew, OSError) as exc:
                 try:
@@ -412,6 +413,24 @@ def _check_and_migrate(conn: sqlite3.Connection) -> None:
     # WAL + NORMAL: a commit does not wait for fsync (the WAL is synced at checkpoints). The database
     # stays consistent on any crash; only a power loss may drop the last recorded builds.
     conn.execute("PRAGMA synchronous = NORMAL")
+
+
+WAL_LIMIT = 1 << 20  # bytes the WAL file is cut back to when it starts over
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy what the WAL holds into the database, waiting for no one (PASSIVE), so the next commit
+    starts the WAL over (and cuts its file back to WAL_LIMIT). A `railpack-tui build` process ends
+    without closing the database (cli.skip_teardown), and the WAL recovery of the next opening
+    forgets which frames were already copied: without this, nothing ever let the WAL start over.
+    It grew by every build (7 MB after 250), every opening read all of it back, and past 1,000
+    pages every build's commit ran SQLite's auto-checkpoint (two fsyncs) after the build. The
+    runner opens the history while BuildKit builds, so this costs the build nothing."""
+    try:
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error:
+        pass  # only housekeeping: SQLite's own auto-checkpoint still bounds a WAL that cannot start over
 
 
 def _set_aside(path: Path) -> Path | None:

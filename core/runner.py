@@ -15,8 +15,10 @@ ends without any, the probe runs, and if it fails it stops the engine and its er
 with nothing of the engine shown (exit 3, as when it ran first). Engines with a preparation step
 (buildx, railpack) are probed before preparing. While BuildKit builds, a second thread takes the
 project snapshot (the context as the build starts), opens the history and reads the project's
-earlier runs. Then every output line into the BuildModel -> finish the model -> miss
-explanations and the history record. The temporary Docker config is removed in `finally` (also
+earlier runs; once every step has settled and the export has begun, a third reads the builder's
+cache debug database for the explanations (`_Prepared.read_debug_ahead`) while BuildKit exports.
+Then every output line into the BuildModel -> finish the model -> miss explanations and the
+history record. The temporary Docker config is removed in `finally` (also
 on cancel); `install_signal_handlers()` extends that to SIGTERM/SIGHUP and stops the engine's
 process group too.
 """

@@ -170,3 +170,32 @@ def test_history_command_takes_a_limit_bigger_than_sqlite_can_hold(tmp_path, mon
     assert [r["id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ids[::-1]
     assert cli.main(["history", str(tmp_path / "proj"), "--limit", str(2**64)]) == 0
     assert f"#{ids[-1]}" in capsys.readouterr().out
+
+
+def test_the_wal_starts_over_although_build_processes_never_close_the_database(tmp_path):
+    """`railpack-tui build` ends with os._exit (cli.skip_teardown): its connection is never closed,
+    and the next process's WAL recovery forgets what was already checkpointed. Opening the history
+    checkpoints, so each commit starts the WAL over: its file does not grow with every build (it
+    grew without end, and past 1,000 pages every build's commit ran SQLite's auto-checkpoint), and
+    every run is still there."""
+    import os
+    import subprocess
+    import sys
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for i in range(40):  # a context manifest of some size in every record
+        (proj / f"f{i}.txt").write_text(str(i))
+    p = _project(proj)
+    db = tmp_path / "h.sqlite3"
+    code = (f"import os\nfrom railpack_tui.core import history, model, project\n"
+            f"h = history.History.open({str(db)!r})\n"
+            f"p = project.detect({p.path!r})\n"
+            f"h.record({{'project': p.path}}, model.load({_stream(False)!r}, returncode=0), project.snapshot(p, {{}}))\n"
+            "os._exit(0)\n")
+    sizes = []
+    for _ in range(12):
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        sizes.append(os.path.getsize(str(db) + "-wal"))
+    assert sizes[-1] <= 2 * sizes[1], sizes
+    assert len(history.History.open(db).runs(p.path, limit=100)) == 12
