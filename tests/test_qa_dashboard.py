@@ -214,3 +214,22 @@ def test_a_kept_builder_gives_way_to_buildkit_host_and_a_socket_that_is_gone(tmp
     assert _state_with_builder(tmp_path, gone).builder == "unix:///tmp/sbx/buildkitd.sock"
     monkeypatch.setenv("BUILDKIT_HOST", "unix:///tmp/sbx/buildkitd.sock")
     assert _state_with_builder(tmp_path, "tcp://buildkit.example:1234").builder == "unix:///tmp/sbx/buildkitd.sock"
+
+
+# Projects: a Dockerfile whose steps cannot be read ahead (an unterminated heredoc: BuildKit has
+# the last word) was headed DOCKERFILE, but its tree said "no Dockerfile and no app Railpack
+# recognises".
+async def test_a_dockerfile_that_cannot_be_read_ahead_is_not_called_missing(tmp_path):
+    from railpack_tui.tui.widgets.projects_detection import DetectionView
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    project = tmp_path / "heredoc"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\nCOPY x /\nRUN cat <<EOF\nhello\n")
+    app = make_app(tmp_path, project=project, cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        label = str(app.screen.query_one(DetectionView).root.label)
+        assert "no Dockerfile" not in label and "Dockerfile" in label, label

@@ -125,6 +125,9 @@ class DetectionView(Tree):
             self._show_dockerfile(detection, df)
         elif kind == "railpack":
             self._show_railpack(detection)
+        elif kind == "dockerfile":  # one this parser cannot read ahead: BuildKit has the last word
+            self.root.set_label(Text("Dockerfile · its steps could not be read ahead (see above); b builds it and "
+                                     "BuildKit says what it makes of it", style="italic"))
         else:
             self.root.set_label(Text("no Dockerfile and no app Railpack recognises", style="italic"))
             for note in _get(detection, "notes", "reasons", default=[]) or []:
