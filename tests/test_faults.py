@@ -319,6 +319,34 @@ async def test_registry_down_when_testing_from_the_dashboard(tmp_path):
         assert "Fix:" in fix
 
 
+async def test_registry_that_never_answers_from_the_dashboard(tmp_path):
+    """`t` against a port that accepts and then says nothing: the checks end at tls with kind
+    timeout (no hang), and the fix does not tell the dashboard user to 'raise --timeout' (a flag
+    the dashboard does not have); it names the command that can wait longer."""
+    import socket
+
+    from railpack_tui.tui.widgets.registries_checks import RegistryChecks
+    from tui_support import make_app
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    try:
+        app = make_app(tmp_path, cache_ref=f"127.0.0.1:{srv.getsockname()[1]}/faults/silent:t", builder=None)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("t")
+            await until(pilot, lambda: app.screen.query(RegistryChecks) and app.screen.query_one(RegistryChecks).checks
+                        and not app.screen.query_one(RegistryChecks).running, "the registry test ends")
+            checks = app.screen.query_one(RegistryChecks).checks
+            assert (checks["tls"].ok, checks["tls"].kind) == (False, "timeout"), checks["tls"].detail
+            fix = str(app.screen.query_one("#checks-fix").render())
+            assert "Fix:" in fix and "raise --timeout" not in fix, fix
+            assert "railpack-tui registry test REF --timeout 30" in " ".join(fix.split()), fix
+    finally:
+        srv.close()
+
+
 async def test_a_login_in_the_keyring_and_the_session_is_one_row(tmp_path, monkeypatch):
     """A private sandbox's login sits in the keyring (sandbox up) and in session memory (the fault
     fixture): the Registries screen lists it once (it raised DuplicateKey and ended the app)."""

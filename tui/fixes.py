@@ -28,6 +28,8 @@ _TERMS = [
     (re.compile(r"as --builder"), "as the Builder on the Projects screen (key 2)"),
     (re.compile(r"pass another --builder"), "set another Builder on the Projects screen (key 2)"),
     (re.compile(r"(?:pass |give )?--builder(?: \S+)?"), "set the Builder on the Projects screen (key 2) to it"),
+    # the Registries screen's test waits a fixed time per check: it has no --timeout to raise
+    (re.compile(r",? or raise --timeout"), ", or give it longer from a shell: `railpack-tui registry test REF --timeout 30`"),
     (re.compile(r"--no-import"), '"Toggle cache import" in the command palette'),
     (re.compile(r"--no-export"), '"Toggle cache export" in the command palette'),
     (re.compile(r"--mode (max|min)"), r'"Cache mode: \1" in the command palette'),
