@@ -293,30 +293,35 @@ async def test_cancel_from_the_dashboard_leaves_nothing_behind(sandbox, tmp_path
         faults.wait_until(lambda: not faults.find_process(token), 30, "the step's process is gone")
 
 
-async def test_registry_down_when_testing_from_the_dashboard(tmp_path):
-    """`t` against a registry nobody listens on: the checks end (no hang) at connect, unreachable,
-    with the fix on screen."""
-    import socket
-
+async def dashboard_registry_test(tmp_path: Path, ref: str):
+    """`t` in a dashboard whose cache ref is `ref`, run until the checks end (bounded): the checks
+    and the fix line shown under them."""
     from railpack_tui.tui.widgets.registries_checks import RegistryChecks
     from tui_support import make_app
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
-    app = make_app(tmp_path, cache_ref=f"127.0.0.1:{port}/faults/down:t", builder=None)
+    app = make_app(tmp_path, cache_ref=ref, builder=None)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("t")
         await until(pilot, lambda: app.screen.query(RegistryChecks) and app.screen.query_one(RegistryChecks).checks
                     and not app.screen.query_one(RegistryChecks).running, "the registry test ends")
-        checks = app.screen.query_one(RegistryChecks).checks
-        connect = checks["connect"]
-        assert not connect.ok and connect.kind == "unreachable"
-        assert all(c.skipped for n, c in checks.items() if n not in ("resolve", "connect"))
-        fix = str(app.screen.query_one("#checks-fix").render())
-        assert "Fix:" in fix
+        return app.screen.query_one(RegistryChecks).checks, str(app.screen.query_one("#checks-fix").render())
+
+
+async def test_registry_down_when_testing_from_the_dashboard(tmp_path):
+    """`t` against a registry nobody listens on: the checks end (no hang) at connect, unreachable,
+    with the fix on screen."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    checks, fix = await dashboard_registry_test(tmp_path, f"127.0.0.1:{port}/faults/down:t")
+    connect = checks["connect"]
+    assert not connect.ok and connect.kind == "unreachable"
+    assert all(c.skipped for n, c in checks.items() if n not in ("resolve", "connect"))
+    assert "Fix:" in fix
 
 
 async def test_registry_that_never_answers_from_the_dashboard(tmp_path):
@@ -325,24 +330,14 @@ async def test_registry_that_never_answers_from_the_dashboard(tmp_path):
     the dashboard does not have); it names the command that can wait longer."""
     import socket
 
-    from railpack_tui.tui.widgets.registries_checks import RegistryChecks
-    from tui_support import make_app
-
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
     try:
-        app = make_app(tmp_path, cache_ref=f"127.0.0.1:{srv.getsockname()[1]}/faults/silent:t", builder=None)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            await pilot.press("t")
-            await until(pilot, lambda: app.screen.query(RegistryChecks) and app.screen.query_one(RegistryChecks).checks
-                        and not app.screen.query_one(RegistryChecks).running, "the registry test ends")
-            checks = app.screen.query_one(RegistryChecks).checks
-            assert (checks["tls"].ok, checks["tls"].kind) == (False, "timeout"), checks["tls"].detail
-            fix = str(app.screen.query_one("#checks-fix").render())
-            assert "Fix:" in fix and "raise --timeout" not in fix, fix
-            assert "railpack-tui registry test REF --timeout 30" in " ".join(fix.split()), fix
+        checks, fix = await dashboard_registry_test(tmp_path, f"127.0.0.1:{srv.getsockname()[1]}/faults/silent:t")
+        assert (checks["tls"].ok, checks["tls"].kind) == (False, "timeout"), checks["tls"].detail
+        assert "Fix:" in fix and "raise --timeout" not in fix, fix
+        assert "railpack-tui registry test REF --timeout 30" in " ".join(fix.split()), fix
     finally:
         srv.close()
 
