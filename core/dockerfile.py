@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from .errors import BadInput
 
 VERTEX_INSTRUCTIONS = {"FROM", "WORKDIR", "COPY", "ADD", "RUN"}
+# what the Dockerfile frontend knows; anything else it rejects ("unknown instruction")
+INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
+                "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
 HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
@@ -440,6 +443,20 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, str, list[dict]]], str]:
     return out, escape
 
 
+def _other_frontend(text: str) -> bool:
+    """True when a `# syntax=` directive names a frontend other than docker/dockerfile (it may
+    have instructions of its own)."""
+    for ln in text.lstrip("\ufeff").split("\n"):
+        m = _DIRECTIVE.match(ln.strip())
+        if not m:
+            return False
+        if m.group(1).lower() == "syntax":
+            image = m.group(2).strip().split("@")[0].split(":")[0].lower()
+            return image not in ("docker/dockerfile", "docker.io/docker/dockerfile", "docker/dockerfile-upstream",
+                                 "docker.io/docker/dockerfile-upstream")
+    return False
+
+
 def _is_json_args(line: str) -> bool:
     _, _, rest = line.strip().partition(" ")
     _, rest = _split_flags(rest)
@@ -462,6 +479,7 @@ def _json_list(text: str) -> list[str] | None:
 def parse(text: str) -> Dockerfile:
     """Parse Dockerfile text. Raises BadInput for a file BuildKit would reject outright."""
     logical, escape = _logical_lines(text)
+    own_frontend = _other_frontend(text)
     global_args: list[tuple[str, str | None]] = []
     stages: list[Stage] = []
     for line_no, line, heredocs in logical:
@@ -470,6 +488,12 @@ def parse(text: str) -> Dockerfile:
         keyword = keyword.upper()
         if not keyword:
             continue
+        if keyword not in INSTRUCTIONS and not own_frontend:
+            import difflib
+
+            close = difflib.get_close_matches(keyword, sorted(INSTRUCTIONS), n=1)
+            raise BadInput(f"line {line_no}: unknown instruction {keyword}.",
+                           fix=f"did you mean {close[0]}?" if close else "use a Dockerfile instruction (RUN, COPY, ...)")
         flags, args = _split_flags(rest)
         if keyword == "FROM":
             words = _split_words(args)

@@ -96,7 +96,7 @@ def _dockerfile_project(context: Path, df_path: Path) -> Project:
         except OSError:
             raise exc from None
         return Project(path=str(context), kind="dockerfile", dockerfile_path=str(df_path),
-                       description=f"Dockerfile project (its steps could not be read ahead: {exc.message})")
+                       description=f"Dockerfile project (its steps could not be read ahead: {exc})")
     names = [s.display or "unnamed" for s in parsed.stages]
     steps = [st.name for st in parsed.steps()]
     n = len(parsed.stages)

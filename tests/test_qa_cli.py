@@ -128,3 +128,28 @@ def test_report_with_the_wrong_format_names_the_format(world):
     out = result.stdout + result.stderr
     assert result.returncode == 2, out
     assert "neither" not in out and "--progress=plain" in out and "--format" in out, out
+
+
+# A Dockerfile with a misspelt instruction (RUNX), which BuildKit rejects outright, was read as
+# "1 stage, 0 steps": the Projects screen showed no steps and no hint of the typo.
+def test_an_unknown_instruction_is_refused_with_its_line_and_the_likely_one():
+    from railpack_tui.core import dockerfile
+    from railpack_tui.core.errors import BadInput
+
+    with pytest.raises(BadInput) as err:
+        dockerfile.parse("FROM scratch\nCOPY a /a\nRUNX echo hi\n")
+    assert "line 3: unknown instruction RUNX" in err.value.message and "RUN" in (err.value.fix or "")
+    # another frontend (# syntax=...) may have instructions of its own: left to BuildKit
+    dockerfile.parse("# syntax=example.com/custom-frontend:1\nFROM scratch\nRUNX echo hi\n")
+    # the usual ones, any case, and ONBUILD's
+    dockerfile.parse("from scratch\nLabel a=b\nEXPOSE 80\nVOLUME /v\nUSER 1\nSTOPSIGNAL 9\n"
+                     "HEALTHCHECK NONE\nSHELL [\"/bin/sh\", \"-c\"]\nMAINTAINER x\nONBUILD RUN x\nENTRYPOINT x\nCMD x\n")
+
+
+def test_the_projects_heading_names_the_typo_and_its_fix(tmp_path):
+    from railpack_tui.core.project import detect
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nRUNX echo hi\n")
+    p = detect(tmp_path)
+    assert p.kind == "dockerfile" and "line 2: unknown instruction RUNX" in p.description, p.description
+    assert "did you mean RUN?" in p.description, p.description
