@@ -63,6 +63,11 @@ def slow_project(root: Path, seconds: int = 60, token: str | None = None) -> tup
     d = root / f"slow-{token[:8]}"
     d.mkdir(parents=True)
     shutil.copy2(example.find_busybox(), d / "busybox")
+    # a busybox of its own (trailing bytes do not change how the ELF runs): BuildKit keeps the
+    # snapshots of cancelled builds even through `prune --all`, so a shared `COPY busybox` left
+    # cached by a cancelled fault test made a later test's pruned, cold build report it cached
+    with open(d / "busybox", "ab") as fh:
+        fh.write(b"\0railpack-tui-fault-" + token.encode())
     (d / "Dockerfile").write_text(
         "FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\n"
         f'RUN ["/bin/busybox", "sh", "-c", "echo {token}; /bin/busybox sleep {seconds}; echo done > /done"]\n')
