@@ -279,3 +279,46 @@ async def test_following_scrolls_in_jumps_and_the_user_scrolls_line_by_line():
         await pilot.pause()
         assert table.cursor_row == 20 and table.scroll_y == 10
         assert "RUN step number 20" in screen_lines(app)[-1]
+
+
+class SwapApp(App):
+    """The Build screen's steps pane: an empty state the table replaces when steps appear."""
+
+    CSS = "#empty, StepTable { height: 1fr; border: round $foreground 30%; }"
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        yield Static("no steps yet", id="empty")
+        table = StepTable(id="steps")
+        table.display = False
+        yield table
+
+
+async def first_appearance_layouts(expect: bool) -> tuple[int, StepTable]:
+    from test_tui_one_layout import layouts_counted
+
+    app = SwapApp()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        empty, table = app.query_one("#empty"), app.query_one(StepTable)
+        count = layouts_counted(app)
+        table.show(done_steps(60), 200.0)
+        if expect:
+            table.expect_size(empty.outer_size)
+        empty.display, table.display = False, True
+        for _ in range(4):
+            await pilot.pause()
+        assert table.show_vertical_scrollbar and not table.show_horizontal_scrollbar
+        assert table.virtual_size.width == table._table_width() <= table.scrollable_content_region.width
+        return count[0], table
+
+
+async def test_a_table_replacing_the_empty_state_is_laid_out_once_with_its_scrollbar():
+    """Hidden until the first steps arrive, the table's size is not known: told the size it is
+    about to get (the empty state's), its first layout has its scrollbar and its columns, where
+    otherwise a second layout found them out."""
+    expected, table = await first_appearance_layouts(expect=True)
+    unexpected, _ = await first_appearance_layouts(expect=False)
+    assert expected == 1
+    assert unexpected > expected

@@ -169,6 +169,7 @@ class BuildScreen(Screen):
         empty = self.query_one("#empty", Static)
         table = self.query_one("#steps", StepTable)
         has_steps = bool(snap.steps)
+        appearing = has_steps and not table.display
         empty.display = not has_steps
         table.display = has_steps
         self.query_one("#logs", StepLogs).display = job is not None
@@ -189,6 +190,8 @@ class BuildScreen(Screen):
         self._draw_error()
         self.query_one("#cold", ColdBanner).show(model)
         table.show(snap.steps, self._now())
+        if appearing:
+            table.expect_size(empty.outer_size)  # it takes the empty state's place
         if has_steps and self.focused is None and self.app.screen is self:
             table.focus()  # the keys work on the steps as soon as there are any
         self._follow_running()

@@ -162,11 +162,13 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
         self._layout: tuple[int, int, int] | None = None  # name, timeline, why widths
         self._last_args: tuple | None = None
         self._looks: tuple = ()
+        self._expected: Size | None = None  # the content size expected before the first layout (expect_size)
 
     # --- layout -------------------------------------------------------------------------
 
     def _widths(self) -> tuple[int, int, int]:
-        width = max(40, self.size.width - 2)  # leave the vertical scrollbar its room
+        outer = self.size.width or (self._expected.width if self._expected is not None else 0)
+        width = max(40, outer - 2)  # leave the vertical scrollbar its room
         spare = width - sum(FIXED.values()) - 2 * 6
         why = 0 if width < 110 else min(44, max(24, (width - 110) // 2 + 24))
         spare -= why
@@ -199,6 +201,19 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
         self._header.clear()
         self.refresh()
         return True
+
+    def expect_size(self, outer: Size) -> None:
+        """Before the table is first laid out (it was hidden, so its size is not known), decide
+        its scrollbars for the size it is about to get: the layout that shows it then arranges
+        it with the right ones, instead of finding out afterwards and laying the screen out again
+        (a second frame as the first steps appear). A wrong guess costs only that second layout."""
+        if self.size or not outer:
+            return
+        self._expected = outer - self.styles.gutter.totals
+        if self._last_args is not None:
+            self.show(*self._last_args)  # the columns for that width (the virtual width with them)
+        self._container_size = self._expected
+        self._refresh_scrollbars()
 
     def _on_resize(self, event: events.Resize) -> None:
         if self._widths() != self._layout and self._last_args is not None:
