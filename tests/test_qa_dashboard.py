@@ -233,3 +233,18 @@ async def test_a_dockerfile_that_cannot_be_read_ahead_is_not_called_missing(tmp_
         await settle(pilot)
         label = str(app.screen.query_one(DetectionView).root.label)
         assert "no Dockerfile" not in label and "Dockerfile" in label, label
+
+
+# History: a build that ended before its cache import (a Dockerfile typo) was listed with its
+# import in bold red "error", as if the registry had failed.
+def test_history_lists_an_import_the_build_never_reached_as_not_reached():
+    from types import SimpleNamespace
+
+    from railpack_tui.core.model import NOT_IMPORTED
+    from railpack_tui.tui.widgets.history_runs import import_text
+
+    run = SimpleNamespace(no_import=False, cache_import=[{"ref": "r.example/x:y", "state": "error",
+                                                          "detail": NOT_IMPORTED}])
+    assert import_text(run).plain == "not reached"
+    run.cache_import[0]["detail"] = "failed to configure registry cache importer: 500"
+    assert import_text(run).plain == "error"

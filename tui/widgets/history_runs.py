@@ -11,6 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
+from railpack_tui.core.model import NOT_IMPORTED
+
 from .history_diff import STATE_LABELS, hit_ratio
 from .registries_checks import human_duration
 
@@ -42,6 +44,8 @@ def import_text(run: Any) -> Text:
     outcomes = [o for o in (run.cache_import or []) if isinstance(o, dict)]
     if run.no_import or not outcomes:
         return Text("none", style="dim")
+    if outcomes[0].get("detail") == NOT_IMPORTED:  # the build ended first (e.g. a Dockerfile error)
+        return Text("not reached", style="dim")
     state = str(outcomes[0].get("state") or "?")
     style = "green" if state == "ok" else "yellow" if state == "not-found" else "bold red"
     return Text(state, style=style)
