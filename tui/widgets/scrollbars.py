@@ -37,21 +37,13 @@ class QuietScrollBar(ScrollBar):
                 styles.scrollbar_color_active, parent.background_colors,  # type: ignore[union-attr]
                 self.screen.styles.scrollbar_color, self.styles._cache_key)
 
-    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
-                recompose: bool = False) -> "QuietScrollBar":
-        """A plain repaint of a bar that would be drawn as it is on screen is skipped: the parent
-        updates its bars on every layout and every growth (`_scroll_update` refreshes both
-        whether or not they changed), and focus moving restyles them; each such repaint cost a
-        frame after the one that answered a `/` or Esc."""
-        if (repaint and not (regions or layout or recompose) and self._drawn is not None and self.is_attached
-                and self._look() == self._drawn):
-            return self
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
     def _check_refresh(self) -> None:
-        """A repaint asked for before a frame that then drew the bar as it is now (a layout
-        resizing the bar asks for one, and the layout's own frame draws the resized bar) is not
-        sent to the screen: it was a second frame after each `/` and Esc."""
+        """A repaint of a bar that would be drawn as it is on screen is not sent to the screen.
+        The parent repaints its bars on every layout and every growth (`_scroll_update`
+        refreshes both whether or not they changed), focus moving restyles them, and a layout
+        that resizes a bar asks for a repaint that its own frame then draws: each was a frame
+        after the one that answered a `/` or Esc. Decided here, once per batch of requests
+        (when the bar goes idle), not at each of them."""
         if (self._repaint_required and not self._layout_required and self._drawn is not None and self.is_attached
                 and self._look() == self._drawn):
             self._repaint_required = False
