@@ -15,7 +15,7 @@ from railpack_tui.core import crashlog
 from railpack_tui.core.defaults import Setup
 from railpack_tui.tui.app import RailpackTUI
 from railpack_tui.tui.replay import replay
-from railpack_tui.tui.state import Settings
+from railpack_tui.tui.state import AppState, Settings
 from support.tui_fixtures import settle
 
 SIZE = (40, 10)
@@ -81,6 +81,13 @@ async def test_corrupt_config_and_history_at_40x10(broken):
         await visit_every_screen(pilot)
         assert app.is_running
         assert_no_crash(app)
+        # the broken settings are said and kept aside, not silently written over by the next change
+        text = " ".join(messages(app))
+        assert "settings file" in text and "is not JSON" in text and "set aside" in text, text
+        await pilot.press("T")  # a change the dashboard saves at once
+        await settle(pilot)
+    [aside] = (tmp / "config").glob("settings.json.broken-*")
+    assert aside.read_text().startswith('{"theme": 42, "recent_projects": "nope"')
 
 
 async def test_build_without_a_dockerfile_names_the_fix(broken):
@@ -146,3 +153,28 @@ async def test_garbage_streams_on_the_build_screen(broken, content):
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
         assert_no_crash(app)
+
+
+@pytest.mark.parametrize("content, words, set_aside", [
+    (b"[1, 2, 3]", "is not a JSON object", True),
+    (b"\x00\xff\xfe garbage", "is not JSON", True),
+    (None, "cannot be read", False),  # a directory where the file goes: nothing to set aside
+    (b'{"theme": "railpack-light"}', None, False),
+], ids=["list", "binary", "directory", "fine"])
+def test_unusable_settings_are_said_once_and_kept(tmp_path, content, words, set_aside):
+    path = tmp_path / "settings.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    settings = Settings.load(path)
+    if words is None:
+        assert settings.notice is None and settings.theme == "railpack-light"
+        return
+    assert words in settings.notice and "Fix:" in settings.notice, settings.notice
+    aside = list(tmp_path.glob("settings.json.broken-*"))
+    assert [p.read_bytes() for p in aside] == ([content] if set_aside else [])
+    state = AppState.from_setup(Setup(project=None, builder=None, cache_ref=None, notices=[]), settings)
+    assert state.notices == [settings.notice]
+    if set_aside:  # said once: the next start finds no file and uses the defaults quietly
+        assert Settings.load(path).notice is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,38 @@ class Settings:
     def __init__(self, path: Path | None = None, data: dict[str, Any] | None = None) -> None:
         self.path = path if path is not None else paths.config_dir() / SETTINGS_FILE
         self.data: dict[str, Any] = dict(data or {})
+        self.notice: str | None = None  # why the file was not used, for the dashboard to say once
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
-        """Read the settings; a missing or unreadable file gives the defaults (never an error)."""
+        """Read the settings; a missing or unreadable file gives the defaults (never an error). A
+        file that is not a JSON object is set aside (`settings.json.broken-<UTC time>`) with a
+        notice: before, the first change silently wrote the defaults over it."""
         settings = cls(path)
+        p = settings.path
         try:
-            raw = json.loads(settings.path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict):
-                settings.data = raw
-        except (OSError, ValueError):
-            pass
+            raw = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return settings
+        except OSError as exc:
+            settings.notice = (f"The settings file {p} cannot be read ({exc.strerror or exc}): the defaults are used. "
+                               f"Fix: make it a readable file, or remove it")
+            return settings
+        except ValueError as exc:
+            raw = exc
+        if isinstance(raw, dict):
+            settings.data = raw
+            return settings
+        reason = "not JSON" if isinstance(raw, ValueError) else "not a JSON object"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = p.with_name(f"{p.name}.broken-{stamp}")
+        try:
+            os.replace(p, target)
+            kept = f"it was set aside as {target.name}"
+        except OSError:
+            kept = "it is left as it is"
+        settings.notice = (f"The settings file {p} is {reason}; {kept} and the defaults are used. "
+                           f"Fix: nothing to do (choices are remembered again from now on), or repair it and put it back")
         return settings
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -202,7 +224,8 @@ class AppState:
     def from_setup(cls, setup: Any, settings: Settings | None = None) -> "AppState":
         settings = settings if settings is not None else Settings.load()
         state = cls(project=setup.project, builder=setup.builder, cache_ref=setup.cache_ref,
-                    sandbox=setup.sandbox, notices=list(setup.notices), settings=settings)
+                    sandbox=setup.sandbox, notices=list(setup.notices) + ([settings.notice] if settings.notice else []),
+                    settings=settings)
         remembered = settings.project_settings(setup.project) if setup.project else {}
         state.engine = engine_for(setup.project, remembered)
         if remembered.get("cache_mode") in CACHE_MODES:
