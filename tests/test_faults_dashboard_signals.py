@@ -37,7 +37,7 @@ def dashboard_argv(project: Path) -> list[str]:
 class Terminal:
     """A child process on a pseudo-terminal that is its controlling terminal (pty.fork)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]):
+    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (120, 40)):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: exec at once
             try:
@@ -48,7 +48,7 @@ class Terminal:
         import struct
         import termios
 
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
         self.output = bytearray()
         self.status: int | None = None
 

@@ -93,11 +93,15 @@ class _Progress:
     def _draw(self, final: bool) -> None:
         self.last_draw = time.monotonic()
         steps = self._steps()
+        size = shutil.get_terminal_size((100, 24))
+        # a frame taller than the screen cannot be redrawn (the cursor cannot go up to lines that
+        # scrolled away): on a 40x10 terminal each redraw of 16 lines piled up in the scrollback
+        shown = min(15, max(1, size.lines - 2))
         lines = [f"railpack-tui: {self.phase}"]
-        for st in steps[-15:] if not final else steps:
+        for st in steps[-shown:] if not final else steps:
             t = f"{st.duration_s:.2f}s" if st.duration_s is not None else ""
             lines.append(f"  {_LABEL.get(st.state, st.state):<9} {t:>8}  {st.name}")
-        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)  # no wrapping: the redraw counts lines
+        width = max(20, size.columns - 1)  # no wrapping: the redraw counts lines
         lines = [ln[:width] for ln in lines]
         out = ""
         if self.drawn:
