@@ -12,6 +12,7 @@ look did not change."""
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any, ClassVar, Iterable
 
 from rich.cells import cell_len, set_cell_size
@@ -35,6 +36,16 @@ FIXED = {"state": 10, "time": 6, "pulled": 7}
 VOLATILE_INTERVAL_S = 0.25
 PADDING = 1  # cell padding on each side, as DataTable's default
 STRIPS_PER_ROW = 6  # rendered looks kept per row (cursor or not x focus or not x a theme change)
+
+
+@lru_cache(maxsize=4096)
+def _cell_meta(row: int, column: int, out_of_bounds: bool = False) -> Style:
+    """The mouse metadata of a cell (which row and column a click lands on), as DataTable gave
+    it; made once per cell position (a Style with metadata pickles it: ~7 per row rendered)."""
+    meta: dict[str, Any] = {"row": row, "column": column}
+    if out_of_bounds:
+        meta["out_of_bounds"] = True
+    return Style.from_meta(meta)
 
 
 def matches(step: Any, text: str) -> bool:
@@ -391,7 +402,7 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
         for column, (cell, (_, cell_width)) in enumerate(zip(cells, self._columns())):
             render_width = cell_width + 2 * PADDING
             used += render_width
-            cell_style = style + Style.from_meta({"row": row, "column": column})
+            cell_style = style + _cell_meta(row, column)
             fast = cell_segments(cell, cell_width, cell_style, console)
             if fast is not None:
                 segments.extend(fast)
@@ -401,7 +412,7 @@ class StepTable(QuietScrollbars, ScrollView, can_focus=True):
                 options.update_dimensions(render_width, 1).update(no_wrap=True))
             segments.extend(lines[0])
         segments.append(Segment(" " * max(0, width - used),
-                                extend + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})))
+                                extend + _cell_meta(row, 0, out_of_bounds=True)))
         strip = Strip(segments)
         if scroll_x:
             strip = strip.crop(scroll_x, scroll_x + width)
