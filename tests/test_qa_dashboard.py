@@ -248,3 +248,29 @@ def test_history_lists_an_import_the_build_never_reached_as_not_reached():
     assert import_text(run).plain == "not reached"
     run.cache_import[0]["detail"] = "failed to configure registry cache importer: 500"
     assert import_text(run).plain == "error"
+
+
+# Build screen: a build that failed before BuildKit reported any step (a Dockerfile error) said
+# "● FAILED" in the status line but "No build yet. b builds ..." in the middle of the screen.
+async def test_a_build_that_failed_before_any_step_does_not_say_no_build_yet(tmp_path):
+    import json as _json
+
+    from railpack_tui.core.model import BuildModel
+    from tui_support import make_app
+
+    model = BuildModel("rawjson")
+    model.feed_line(_json.dumps({"vertexes": [{
+        "digest": "sha256:aa", "name": "[internal] load build definition from Dockerfile",
+        "started": "2026-12-04T16:00:00.000000000Z", "completed": "2026-12-04T16:00:00.100000000Z",
+        "error": "failed to solve: dockerfile parse error on line 2: unknown instruction: RUNX"}]}).encode())
+    model.feed_line(b"error: failed to solve: dockerfile parse error on line 2: unknown instruction: RUNX")
+    model.finish(1)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.show_build(model)
+        await pilot.pause()
+        await pilot.pause()
+        empty = str(app.screen.query_one("#empty").render())
+        assert "No build yet" not in empty, empty
+        assert "failed before any step ran" in empty and "unknown instruction: RUNX" in empty, empty

@@ -215,6 +215,15 @@ class BuildScreen(Screen):
                 text.append(f"\nFix: {fix}")
             text.append("\n\nb tries again.", style="dim")
             return text
+        if job is not None:  # it ended before BuildKit reported a step (e.g. a Dockerfile error)
+            ended = {"success": "succeeded, but BuildKit ran no step (the Dockerfile has none it runs)",
+                     "cancelled": "was cancelled before any step ran"}.get(job.outcome, f"{job.outcome} before any step ran")
+            text.append(f"The build {ended}", style="bold")
+            error = self.snapshot.error
+            if error and job.outcome != "success":
+                text.append(": " + " ".join(str(error).split()))
+            text.append("\n\nb tries again.", style="dim")
+            return text
         if not s.builder and s.notices:
             text.append("Nothing to build with yet.\n", style="bold")
             for notice in s.notices:
