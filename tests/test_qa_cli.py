@@ -153,3 +153,25 @@ def test_the_projects_heading_names_the_typo_and_its_fix(tmp_path):
     p = detect(tmp_path)
     assert p.kind == "dockerfile" and "line 2: unknown instruction RUNX" in p.description, p.description
     assert "did you mean RUN?" in p.description, p.description
+
+
+# `railpack-tui build --help` listed --cache-ref, --engine, --builder, --mode, --no-import,
+# --no-export, --build-arg, --json ... with no word on what they do (and so did the other
+# commands): every option and argument of every command says what it is for.
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from railpack_tui.core.cli import build_parser
+
+    missing = []
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{prefix} {name}")
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)) and not action.help:
+                missing.append(f"{prefix} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "railpack-tui")
+    assert not missing, missing
