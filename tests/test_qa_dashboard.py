@@ -274,3 +274,14 @@ async def test_a_build_that_failed_before_any_step_does_not_say_no_build_yet(tmp
         empty = str(app.screen.query_one("#empty").render())
         assert "No build yet" not in empty, empty
         assert "failed before any step ran" in empty and "unknown instruction: RUNX" in empty, empty
+
+
+def test_a_kept_builder_that_is_another_sandboxs_gives_way_to_this_runs(tmp_path, monkeypatch):
+    """Every project setting change remembers the builder too, usually the sandbox's socket: one of
+    another sandbox (another RAILPACK_TUI_SANDBOX_DIR, still running) is not taken over at start."""
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    other = tmp_path / "other-sandbox"
+    other.mkdir()
+    (other / "sandbox.json").write_text("{}")
+    (other / "buildkitd.sock").write_text("")
+    assert _state_with_builder(tmp_path, f"unix://{other}/buildkitd.sock").builder == "unix:///tmp/sbx/buildkitd.sock"

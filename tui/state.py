@@ -194,10 +194,14 @@ def _earlier_sandbox_default(ref: str, setup: Any) -> bool:
 
 def _kept_builder_applies(builder: str) -> bool:
     """A builder remembered for a project is used at start unless BUILDKIT_HOST names one for
-    this run, or it is a unix socket that no longer exists (an earlier sandbox's, usually)."""
+    this run, or it is a unix socket that no longer exists or a railpack-tui sandbox's (every
+    setting change remembers the builder too: the sandbox this run uses is the one to build on)."""
     if os.environ.get("BUILDKIT_HOST"):
         return False
-    return not builder.startswith("unix://") or Path(builder[len("unix://"):]).exists()
+    if not builder.startswith("unix://"):
+        return True
+    sock = Path(builder[len("unix://"):])
+    return sock.exists() and not (sock.parent / "sandbox.json").exists()
 
 
 @dataclass
