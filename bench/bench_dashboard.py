@@ -25,6 +25,9 @@ The stream is bench_progress.generate()'s (the shape of real buildctl rawjson ou
   ~35 ms for a `/` on an idle dashboard.) The keys' own frames are UI work inside the replay: the
   faster they are answered, the more keys are pressed and the longer the total.
 - memory: VmHWM of the dashboard child at the end (target <= 250 MiB), and of the parser child.
+- threads: the CPU time of the UI thread (from `start_build()` to the end, the keys included) and of
+  the build thread (`BuildRun.run`), per round and as medians: the replay's wall time is about their
+  sum (one GIL), and on a loaded machine they move less than wall time does.
 
 Each round runs both children, alternating; medians are reported. Targets: dashboard/parser
 <= 2.0, key p95 <= 100 ms, peak RSS <= 250 MiB.
@@ -173,6 +176,17 @@ def child_dashboard(path: str, project: str, budget: str, coalesce: str, rate: s
             return CountingProcess(self.invocation(request, docker_config))
 
     runner.make_engine = lambda name, builder: ReplayEngine(builder)
+    build_cpu: list[float] = []  # the build thread's CPU time (BuildRun.run, start to end)
+    run = runner.BuildRun.run
+
+    def timed_run(self):
+        c = time.thread_time()
+        try:
+            return run(self)
+        finally:
+            build_cpu.append(time.thread_time() - c)
+
+    runner.BuildRun.run = timed_run
     builders.check = lambda builder, timeout=0: ""
     if float(coalesce) > 0:
         _coalesce(RailpackTUI, 1 / float(coalesce))
@@ -193,7 +207,7 @@ def child_dashboard(path: str, project: str, budget: str, coalesce: str, rate: s
             box = screen.query_one("#filter", Input)
             table = screen.query_one("#steps")
             writes.clear()
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, u0 = time.perf_counter(), time.process_time(), time.thread_time()
             job = app.start_build()
             assert job is not None
             # keys while it runs: open and close the step filter
@@ -230,8 +244,10 @@ def child_dashboard(path: str, project: str, budget: str, coalesce: str, rate: s
                 t_end = t_fin
             elapsed = (t_cut - t0) if cut else (t_end - t0)
             cpu = time.process_time() - c0  # both threads, and the driver's; not `cat`
+            ui_cpu = time.thread_time() - u0  # the UI thread's (this loop's keys and waits included)
             frames = len(writes)
-            result = {"time": elapsed, "cpu": cpu, "latencies": latencies, "frames": frames, "outcome": job.outcome,
+            result = {"time": elapsed, "cpu": cpu, "ui_cpu": ui_cpu, "build_cpu": build_cpu[0] if build_cpu else -1.0,
+                      "latencies": latencies, "frames": frames, "outcome": job.outcome,
                       "steps": table.row_count, "lines_done": done if cut else fed[0], "cut": cut}
             await pilot.press("q")
         return result
@@ -272,6 +288,12 @@ def _summary(dash: list[dict], tp: float) -> tuple[float, float, list[float], fl
     return td, td / tp, lat, rss
 
 
+def _median_of(runs: list[dict], key: str) -> float:
+    """Median of a per-thread CPU time over the rounds (-1: the child did not report it)."""
+    values = [x[key] for x in runs if x.get(key, -1) >= 0]
+    return statistics.median(values) if values else -1.0
+
+
 def _run_child(args: list[str], env: dict) -> dict:
     p = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
                        timeout=1800)
@@ -281,6 +303,8 @@ def _run_child(args: list[str], env: dict) -> dict:
 
 
 def _pct(values: list[float], q: float) -> float:
+    if not values:  # a replay too short for a key (a small --steps/--lines)
+        return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
@@ -350,7 +374,8 @@ def main() -> int:
                        if dsh["cut"] else f"{dsh['outcome']}")
                 print(f"round {r + 1}: parser {p['time']:.3f}s  {name} {dsh['time']:.3f}s ({how})  "
                       f"ratio {dsh['time'] / p['time']:.2f}  (CPU {dsh['cpu']:.3f}s vs {p['cpu']:.3f}s: "
-                      f"{dsh['cpu'] / p['cpu']:.2f}; {dsh['frames']} frames, {dsh['steps']} steps); "
+                      f"{dsh['cpu'] / p['cpu']:.2f}; UI thread {dsh.get('ui_cpu', -1):.3f}s, build thread "
+                      f"{dsh.get('build_cpu', -1):.3f}s; {dsh['frames']} frames, {dsh['steps']} steps); "
                       f"keys n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms "
                       f"p95 {_pct(lat, .95) * 1000:.0f} ms max {max(lat, default=0) * 1000:.0f} ms; "
                       f"peak RSS {dsh['vmhwm_kib'] / 1024:.0f} MiB (parser {p['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)
@@ -371,6 +396,8 @@ def main() -> int:
         cpu_ratio = statistics.median(d["cpu"] / p["cpu"] for d, p in zip(dash, parser))
         print(f"CPU time (the process's, less exposed to a noisy machine than wall time): dashboard / parser "
               f"median of the rounds {cpu_ratio:.2f}")
+        print(f"threads' CPU (medians): UI {_median_of(dash, 'ui_cpu'):.3f}s, build {_median_of(dash, 'build_cpu'):.3f}s "
+              f"(the parser alone: {statistics.median(p['cpu'] for p in parser):.3f}s); the keys' work is the UI's")
         print(f"dashboard replay{label}: median {td:.3f}s{' (projected)' if cut else ''}  ratio {ratio:.2f}  "
               f"(target <= 2.0: {verdict(ratio <= 2.0, f'{ratio - 2.0:.2f}')})")
         print(f"key press -> frame:      n={len(lat)} p50 {_pct(lat, .5) * 1000:.0f} ms  p95 {p95 * 1000:.0f} ms  "
@@ -386,7 +413,8 @@ def main() -> int:
             bd, bratio, blat, brss = _summary(base, tp)
             bcpu = statistics.median(d["cpu"] / p["cpu"] for d, p in zip(base, parser))
             print(f"baseline code ({ns.baseline_pythonpath}), same rounds: median {bd:.3f}s  ratio {bratio:.2f}  "
-                  f"CPU ratio {bcpu:.2f}  "
+                  f"CPU ratio {bcpu:.2f}  UI thread {_median_of(base, 'ui_cpu'):.3f}s  "
+                  f"build thread {_median_of(base, 'build_cpu'):.3f}s  "
                   f"keys n={len(blat)} p50 {_pct(blat, .5) * 1000:.0f} ms  p95 {_pct(blat, .95) * 1000:.0f} ms  "
                   f"peak RSS {brss:.0f} MiB")
     return 0
