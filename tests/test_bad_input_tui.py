@@ -178,3 +178,27 @@ def test_unusable_settings_are_said_once_and_kept(tmp_path, content, words, set_
     assert state.notices == [settings.notice]
     if set_aside:  # said once: the next start finds no file and uses the defaults quietly
         assert Settings.load(path).notice is None
+
+
+async def test_a_why_text_that_looks_like_markup_is_shown_as_text(broken):
+    """An exec-form RUN edited between builds gives a miss like `command-changed: ... 'RUN ["sh",
+    "-c", "echo a=1"]' -> ...`: the logs pane's subtitle parsed it as Textual markup and the
+    MarkupError ended the dashboard as soon as the step was highlighted."""
+    tmp, project = broken
+    model = replay(FIXTURES / "file-change.rawjson.jsonl")
+    detail = "the instruction changed since build #1: 'RUN [\"sh\", \"-c\", \"echo a=1\"]' -> 'RUN [\"sh\", \"-c\", \"echo a=***\"]'"
+    for step in model.steps:
+        step.miss = {"kind": "command-changed", "detail": detail, "files": []}
+    app = make(tmp, project, cache_ref=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        app.show_build(model)
+        await pilot.pause()
+        await pilot.press("down", "down")
+        await settle(pilot)
+        assert app.is_running
+        assert_no_crash(app)
+        from railpack_tui.tui.widgets.step_logs import StepLogs
+
+        subtitle = str(app.screen.query_one("#logs", StepLogs).border_subtitle)
+        assert "echo a=1" in subtitle and "a=***" in subtitle, subtitle

@@ -129,7 +129,7 @@ class StepLogs(QuietScrollbars, Log):
             self.border_subtitle = ""
             self._sync_size()
             return
-        self.border_subtitle = why
+        self.border_subtitle = Content(why)  # plain text: a why quoting `RUN ["sh", "-c", "a=1"]` is not markup
         lines, written, reset = bv.new_log_lines(getattr(step, "logs", None), self._written)
         if reset:
             self._empty()
