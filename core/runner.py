@@ -500,10 +500,14 @@ class _Prepared:
 class BuildRun:
     """One build. Thread-safe `cancel()`; `on_event` is called from the thread running the build."""
 
-    def __init__(self, request: BuildRequest, on_event: Callable[[RunEvent], None] | None = None):
+    def __init__(self, request: BuildRequest, on_event: Callable[[RunEvent], None] | None = None, *,
+                 model_after_start: bool = False):
         self.request = request
         self.on_event = on_event or (lambda e: None)
         self.model = None
+        # `railpack-tui build` has the BuildModel made once the engine runs (its module loads, ~4 ms,
+        # while buildctl starts, not before); the dashboard reads it from the first phase on
+        self._model_after_start = model_after_start
         self.result: BuildResult | None = None
         self.builder: builders.Builder | None = None
         self._proc = None
@@ -547,6 +551,17 @@ class BuildRun:
         if self._cancel.is_set():
             raise _Cancelled()
 
+    def _new_model(self, masker=None, cache_expected: bool = False) -> None:
+        from .model import BuildModel
+
+        model = BuildModel(format="rawjson")
+        model.masker = masker
+        if cache_expected:
+            req = self.request
+            model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
+                               ignore_export_error=req.ignore_export_error)
+        self.model = model
+
     def run(self) -> BuildResult:
         req = self.request
         started = time.time()
@@ -561,12 +576,14 @@ class BuildRun:
         run_id = None
         probe: _Probe | None = None
         prepared: _Prepared | None = None
+        validated = cache_expected = False
+        masker = None
         try:
             try:
-                from .model import BuildModel
-
                 req.validate()
-                self.model = BuildModel(format="rawjson")
+                validated = True
+                if not self._model_after_start:
+                    self._new_model()
                 self._check_cancel()
                 self.builder = builders.resolve(req.builder, tls=req.tls())
                 self._phase(f"checking builder {self.builder.display}")
@@ -591,7 +608,9 @@ class BuildRun:
                     else:
                         notes.append(f"no saved credential for {host}: the build talks to it anonymously")
                 # never shown in logs or errors; None (no per-line check) when the build holds no secret
-                self.model.masker = masking.Masker(c.password for c in creds) or None
+                masker = masking.Masker(c.password for c in creds) or None
+                if self.model is not None:
+                    self.model.masker = masker
                 masking.remember(c.password for c in creds)
                 cfg = dockerconfig.write(creds)
                 self.docker_config = cfg
@@ -600,11 +619,15 @@ class BuildRun:
                     engine.prepare(req, str(cfg), self._phase)
                     command = engine.command_line(req)
                     self._check_cancel()
-                    self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
-                                            ignore_export_error=req.ignore_export_error)
+                    cache_expected = True
+                    if self.model is not None:
+                        self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
+                                                ignore_export_error=req.ignore_export_error)
                     self._proc = engine.start(req, str(cfg))
                     if self._cancel.is_set():
                         self._proc.cancel()
+                    if self.model is None:  # made while buildctl starts (its first line is tens of ms away)
+                        self._new_model(masker, cache_expected)
                     prepared.start()
                     self._on_cache_change = prepared.read_debug_ahead
                     pending = probe if probe is not None and not probe.consumed else None
@@ -637,6 +660,8 @@ class BuildRun:
             if self._proc is not None:
                 self._proc.cancel()
         cancelled = self._cancel.is_set()
+        if self.model is None and validated:  # ended before the engine started: the model it had then
+            self._new_model(masker, cache_expected)
         if prepared is not None:
             snapshot = prepared.join()  # never left running: it may run git
             notes[:0] = prepared.notes  # the snapshot's notes first, where they were when it was taken first

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     install_signal_handlers()
     stream = sys.stderr
-    build = BuildRun(request)
+    build = BuildRun(request, model_after_start=True)
     build.on_event = _Progress(build, stream, tty=stream.isatty(), quiet=args.json)
     interrupted = False
     build.start()
