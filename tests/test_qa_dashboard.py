@@ -285,3 +285,50 @@ def test_a_kept_builder_that_is_another_sandboxs_gives_way_to_this_runs(tmp_path
     (other / "sandbox.json").write_text("{}")
     (other / "buildkitd.sock").write_text("")
     assert _state_with_builder(tmp_path, f"unix://{other}/buildkitd.sock").builder == "unix:///tmp/sbx/buildkitd.sock"
+
+
+# Projects: after a project was opened from the path box, the box kept the focus, so the next
+# keys (1 for Build, b to build it) were typed into it instead.
+async def test_keys_after_opening_a_project_from_the_path_box_reach_the_app(tmp_path):
+    from textual.widgets import Input
+
+    from railpack_tui.core import example
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    first = example.prepare(tmp_path / "first")
+    second = example.prepare(tmp_path / "second")
+    app = make_app(tmp_path, project=first, cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        path = app.screen.query_one("#project-path", Input)
+        path.value = str(second)
+        path.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.project == second.resolve()
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.current_mode == "build", (app.current_mode, path.value)
+
+
+# Projects: opening a project whose remembered builder is a socket that is gone (an earlier
+# sandbox's) made that dead builder the one to build on.
+async def test_opening_a_project_with_a_gone_builder_keeps_the_current_one(tmp_path, monkeypatch):
+    from railpack_tui.core import example
+    from support.tui_fixtures import settle
+    from tui_support import BUILDER, make_app
+
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
+    first = example.prepare(tmp_path / "first")
+    second = example.prepare(tmp_path / "second").resolve()
+    app = make_app(tmp_path, project=first, cache_ref=None)
+    app.state.settings.remember_project_settings(second, builder=f"unix://{tmp_path}/gone/buildkitd.sock")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        app.screen.open_path(second)
+        await settle(pilot)
+        assert app.state.project == second
+        assert app.state.builder == BUILDER

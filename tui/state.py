@@ -192,7 +192,7 @@ def _earlier_sandbox_default(ref: str, setup: Any) -> bool:
     return r.is_loopback and r.registry != current and r.repository.startswith("railpack-tui/")
 
 
-def _kept_builder_applies(builder: str) -> bool:
+def kept_builder_applies(builder: str) -> bool:
     """A builder remembered for a project is used at start unless BUILDKIT_HOST names one for
     this run, or it is a unix socket that no longer exists or a railpack-tui sandbox's (every
     setting change remembers the builder too: the sandbox this run uses is the one to build on)."""
@@ -238,7 +238,7 @@ class AppState:
         if isinstance(ref, str) and ref and not (setup.cache_ref and _earlier_sandbox_default(ref, setup)):
             state.cache_ref = ref  # chosen for this project: it wins over the sandbox's default ref
         builder = remembered.get("builder")
-        if isinstance(builder, str) and builder and _kept_builder_applies(builder):
+        if isinstance(builder, str) and builder and kept_builder_applies(builder):
             state.builder = builder  # kept for this project on Projects, as opening it there does
         if setup.project:  # so that Recent leads back to it after another project is opened
             settings.add_recent_project(setup.project)

@@ -20,7 +20,7 @@ from railpack_tui.core.errors import RailpackTuiError
 from ..widgets.projects_choices import ProjectChoices
 from ..widgets.projects_detection import DetectionView, detect_project, kind_of
 from ..widgets.projects_path_input import ProjectPathInput, expand, tilde
-from ..state import engine_for
+from ..state import engine_for, kept_builder_applies
 from ..widgets.projects_recent import RecentProjects
 from .state_screen import StateScreen
 
@@ -183,6 +183,9 @@ class ProjectsScreen(StateScreen):
         buildable = message.detection is not None and view.buildable(message.detection)
         if message.open_it and buildable:
             self._make_current(message.path)
+            path_box = self.query_one("#project-path", Input)
+            if self.focused is path_box:  # the next keys (1-4, b) are for the app, not the box
+                view.focus()
         elif message.open_it and message.error is None:
             self.notify(f"{tilde(message.path)} holds no Dockerfile and no app Railpack recognises.",
                         title="Nothing to build here", severity="warning")
@@ -196,7 +199,9 @@ class ProjectsScreen(StateScreen):
             return
         remembered = state.settings.project_settings(path) if getattr(state, "settings", None) else {}
         cache_ref = remembered.get("cache_ref") or self._default_cache_ref(path)
-        builder = remembered.get("builder") if "builder" in remembered else getattr(state, "builder", None)
+        kept = remembered.get("builder")
+        # as at start: not a gone socket nor another sandbox's (every setting change remembers one)
+        builder = kept if isinstance(kept, str) and kept and kept_builder_applies(kept) else getattr(state, "builder", None)
         # the engine goes with the project: a Railpack app opened after a Dockerfile project (or the
         # other way round) kept the previous project's engine, and its build failed
         self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None,
