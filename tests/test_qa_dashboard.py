@@ -332,3 +332,28 @@ async def test_opening_a_project_with_a_gone_builder_keeps_the_current_one(tmp_p
         await settle(pilot)
         assert app.state.project == second
         assert app.state.builder == BUILDER
+
+
+# Projects: Enter in the Cache ref / Builder box kept the choice ("✓ kept for this project") but
+# left the focus in the box, so 1 (Build) and b were typed into the ref.
+async def test_keys_after_keeping_a_cache_ref_with_enter_reach_the_app(tmp_path):
+    from textual.widgets import Input
+
+    from railpack_tui.core import example
+    from support.tui_fixtures import settle
+    from tui_support import make_app
+
+    project = example.prepare(tmp_path / "cache-demo")
+    app = make_app(tmp_path, project=project, cache_ref=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        box = app.screen.query_one("#choice-cache-ref", Input)
+        box.value = "registry.example.com/team/app:cache"
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.cache_ref == "registry.example.com/team/app:cache"
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.current_mode == "build", (app.current_mode, box.value)

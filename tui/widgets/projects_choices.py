@@ -98,7 +98,8 @@ class ProjectChoices(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.keep()
+        if self.keep():
+            self.screen.set_focus(None)  # kept: the next keys (1-4, b) are for the app, not the box
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "choice-save":
