@@ -43,6 +43,14 @@ def keyring_session():
 
 
 @pytest.fixture()
+def keyring_login(keyring_session, sandbox, sandbox_credential):
+    """The sandbox login these tests put in the Secret Service, taken out again afterwards: the
+    keyring outlives the test, and later tests expect the sandbox's own credential, not this one."""
+    yield sandbox_credential
+    credentials.delete(sandbox.registry, sandbox_credential.username)
+
+
+@pytest.fixture()
 def home(tmp_path, monkeypatch):
     """Everything railpack-tui may write, in one place: config, data, state, temp files, an empty
     sandbox dir (so the credential can only come from the keyring) and the screenshots."""
@@ -120,7 +128,7 @@ def files_holding(roots: list[Path], needles: list[bytes]) -> list[str]:
     return hits
 
 
-async def test_the_password_is_nowhere(keyring_session, home, sandbox, sandbox_credential, unique_ref, tmp_path):
+async def test_the_password_is_nowhere(keyring_login, home, sandbox, sandbox_credential, unique_ref, tmp_path):
     password = sandbox_credential.password
     user = sandbox_credential.username
     needles = [password.encode(), base64.b64encode(f"{user}:{password}".encode())]
@@ -189,7 +197,7 @@ async def test_the_password_is_nowhere(keyring_session, home, sandbox, sandbox_c
     assert [n for n in needles for text in printed if n.decode() in text] == []
 
 
-def test_known_secrets_are_masked_in_cli_output(keyring_session, home, sandbox, sandbox_credential, unique_ref, tmp_path):
+def test_known_secrets_are_masked_in_cli_output(keyring_login, home, sandbox, sandbox_credential, unique_ref, tmp_path):
     """The build's own registry password, printed by a RUN (handed in as a build arg: BuildKit
     puts build args in buildctl's arguments, so this is the user's deliberate choice, not ours)."""
     password = sandbox_credential.password
@@ -212,7 +220,7 @@ def test_known_secrets_are_masked_in_cli_output(keyring_session, home, sandbox, 
     assert report["status"] == "success"
 
 
-async def test_known_secrets_are_masked_in_the_dashboard_log_view(keyring_session, home, sandbox,
+async def test_known_secrets_are_masked_in_the_dashboard_log_view(keyring_login, home, sandbox,
                                                                     sandbox_credential, unique_ref, tmp_path):
     from railpack_tui.tui.widgets.step_logs import StepLogs
     from tui_support import make_app
