@@ -103,3 +103,24 @@ async def test_a_repaint_of_a_bar_that_would_look_the_same_is_not_asked_for():
         assert bar._repaint_required
         await pilot.pause()
         assert not bar._repaint_required  # painted
+
+
+async def test_a_bar_drawn_for_another_widgets_repaint_still_gets_its_own():
+    """A frame may draw the bar only because it lies in the area being repainted, and paint just
+    some of its lines: that does not count as the bar being on screen, so the bar's own repaint
+    still goes to the screen."""
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table, bar = await table_and_bar(app, pilot)
+        table.scroll_to(y=30, animate=False, immediate=True)  # the thumb moves: a repaint is asked for
+        assert bar._repaint_required
+        bar.render_lines(bar.size.region)  # drawn as part of another widget's frame, before the request went out
+        sent = []
+        post = app.screen.post_message
+        app.screen.post_message = lambda message: sent.append(message) or post(message)
+        bar._check_refresh()
+        assert [m for m in sent if getattr(m, "widget", None) is bar]  # sent to the screen, not dropped
+        await pilot.pause()
+        bar.refresh()  # and once that repaint painted it, a request that changes nothing is dropped
+        bar._check_refresh()
+        assert not bar._repaint_required

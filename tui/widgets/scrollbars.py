@@ -23,9 +23,25 @@ BARS_KEPT = 8
 
 class QuietScrollBar(ScrollBar):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        if layout and size != self.size:
+            # a screen layout resized the bar: that layout's frame repaints all of it (the
+            # compositor marks every widget whose geometry changed); Textual passes layout=False
+            # when it only scrolls, which promises no such repaint
+            self._whole_repaint = True
         return super()._size_updated(size, virtual_size, container_size, layout=False)
 
-    _drawn: tuple | None = None  # what the bar on screen was drawn from (`_look`)
+    # What the whole bar on screen was drawn from (`_look`): recorded only by a frame known to
+    # repaint all of it (a repaint of its whole region, or a layout that resized it). A frame that
+    # draws the bar because it lies in the frame's crop may paint only some of its lines.
+    _drawn: tuple | None = None
+    _whole_repaint = False  # this frame repaints the whole bar
+
+    def _exchange_repaint_regions(self):  # type: ignore[no-untyped-def]
+        regions = super()._exchange_repaint_regions()
+        whole = self.outer_size.region
+        if any(region.contains_region(whole) for region in regions):
+            self._whole_repaint = True
+        return regions
 
     def _look(self) -> tuple:
         """Everything the bar is drawn from, but the crop."""
@@ -54,7 +70,9 @@ class QuietScrollBar(ScrollBar):
         the step table's bar was redrawn on every frame of a `/` or Esc, as its height toggles
         between two values)."""
         look = self._look()
-        self._drawn = look
+        if self._whole_repaint and crop == self.size.region:
+            self._drawn = look
+            self._whole_repaint = False
         key = (crop, *look)
         cache = self.__dict__.setdefault("_bars", {})
         strips = cache.get(key)
