@@ -67,17 +67,13 @@ def sandbox_credential(sandbox):
 
 @pytest.fixture()
 def example_project(tmp_path):
-    """A fresh, editable copy of the bundled example, with a busybox of its own: trailing bytes do
-    not change how the ELF runs, but they give every step a cache key no other test shares, so a
-    snapshot an earlier test left on the builder (BuildKit keeps those of cancelled builds even
-    through `prune --all`) cannot make this test's cold build cached."""
-    import uuid
-
+    """A fresh, editable copy of the bundled example, with a busybox of its own (see
+    support.busybox)."""
     from railpack_tui.core import example
+    from support.busybox import copy_unique_busybox
 
     project = example.prepare(tmp_path / "cache-demo")
-    with open(project / "busybox", "ab") as fh:
-        fh.write(b"\0railpack-tui-test-" + uuid.uuid4().hex.encode())
+    copy_unique_busybox(project / "busybox")
     return project
 
 

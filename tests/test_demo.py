@@ -3,11 +3,11 @@
 (the same two builds, so the suite stays fast)."""
 
 import json
-import shutil
 
 import pytest
 
-from railpack_tui.core import cli, example
+from railpack_tui.core import cli
+from support.busybox import copy_unique_busybox
 
 pytestmark = pytest.mark.sandbox
 
@@ -27,7 +27,7 @@ def small(tmp_path):
     d.mkdir()
     (d / "Dockerfile").write_text(DOCKERFILE)
     (d / "app.txt").write_text("hello\n")
-    shutil.copy2(example.find_busybox(), d / "busybox")
+    copy_unique_busybox(d / "busybox")  # its cold build must not find another test's steps
     return d
 
 
