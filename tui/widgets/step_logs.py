@@ -14,7 +14,6 @@ from textual.widget import Widget
 from textual.widgets import Log
 
 from .. import buildview as bv
-from .line_memo import LineMemoStylesCache
 from .scrollbars import QuietScrollbars
 
 
@@ -23,7 +22,6 @@ class StepLogs(QuietScrollbars, Log):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(highlight=False, max_lines=5000, auto_scroll=True, **kwargs)
-        self._styles_cache = LineMemoStylesCache()  # lines scrolling up keep their styled lines
         self.step_id: str | None = None
         self._written = 0
         self._line_style: Style | None = None  # the pane's style, read once per render (see render_lines)
