@@ -48,6 +48,9 @@ class Masker:
                 value = value.replace(s, MASK.encode())
         return value
 
+    def holds_secret(self, value: str) -> bool:
+        return any(s in value for s in self._texts)
+
     def __repr__(self) -> str:  # never the secrets themselves
         return f"Masker({len(self._texts)} secrets)"
 

@@ -231,6 +231,16 @@ class _Cancelled(Exception):
     pass
 
 
+def _refuse_secret_build_args(req: BuildRequest, masker: masking.Masker | None) -> None:
+    """A registry password given as a build arg would reach buildctl's arguments, the image's
+    metadata and the history database: the build is refused before any of that happens."""
+    leaked = sorted(k for k, v in req.build_args.items() if masker is not None and masker.holds_secret(v))
+    if leaked:
+        raise BadInput(f"build arg {', '.join(leaked)} holds the password of a registry this build logs in to.",
+                       fix="pass secrets to a build as BuildKit secrets (RUN --mount=type=secret), never as build "
+                           "args: BuildKit keeps build args in the image's metadata")
+
+
 def _registry_of(ref: str) -> str:
     from . import refs
 
@@ -612,6 +622,7 @@ class BuildRun:
                 if self.model is not None:
                     self.model.masker = masker
                 masking.remember(c.password for c in creds)
+                _refuse_secret_build_args(req, masker)
                 cfg = dockerconfig.write(creds)
                 self.docker_config = cfg
                 try:

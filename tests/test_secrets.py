@@ -7,7 +7,8 @@ environment sampled while the build ran: the password is nowhere, in plain text 
 base64 `user:password` form of a Docker config.
 
 And known secrets are masked in displayed logs: a RUN that prints the registry password (here
-handed in as a build arg) shows `***` in the CLI's output and the dashboard's log view."""
+from a file in the build context) shows `***` in the CLI's output and the dashboard's log view. A
+build arg holding the password is refused before buildctl starts (CLI and dashboard)."""
 
 from __future__ import annotations
 
@@ -197,14 +198,21 @@ async def test_the_password_is_nowhere(keyring_login, home, sandbox, sandbox_cre
     assert [n for n in needles for text in printed if n.decode() in text] == []
 
 
+def leaky_project(root: Path, password: str, extra: str = "") -> Path:
+    """A RUN that prints the registry password, read from a file in the build context (the user's
+    own doing: BuildKit keeps it in a layer)."""
+    d = project(root, 'COPY token.txt /token.txt\n'
+                      f'RUN ["/bin/busybox", "sh", "-c", "echo token=$(cat /token.txt); echo token=$(cat /token.txt) >&2{extra}"]\n')
+    (d / "token.txt").write_text(password)
+    return d
+
+
 def test_known_secrets_are_masked_in_cli_output(keyring_login, home, sandbox, sandbox_credential, unique_ref, tmp_path):
-    """The build's own registry password, printed by a RUN (handed in as a build arg: BuildKit
-    puts build args in buildctl's arguments, so this is the user's deliberate choice, not ours)."""
+    """The build's own registry password, printed by a RUN."""
     password = sandbox_credential.password
     credentials.save(sandbox_credential)  # the keyring holds it: the build uses it and knows it
-    app_dir = project(tmp_path, 'ARG LEAK\nRUN ["/bin/busybox", "sh", "-c", "echo token=$LEAK; echo token=$LEAK >&2"]\n')
-    r = cli(["build", str(app_dir), "--cache-ref", unique_ref, "--builder", sandbox.buildkit_host,
-             "--build-arg", f"LEAK={password}", "--json"])
+    app_dir = leaky_project(tmp_path, password)
+    r = cli(["build", str(app_dir), "--cache-ref", unique_ref, "--builder", sandbox.buildkit_host, "--json"])
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert password not in r.stdout + r.stderr
@@ -212,7 +220,7 @@ def test_known_secrets_are_masked_in_cli_output(keyring_login, home, sandbox, sa
     from railpack_tui.core.runner import BuildRequest, run_build
 
     result = run_build(BuildRequest(path=str(app_dir), cache_ref=unique_ref, builder=sandbox.buildkit_host,
-                                    build_args={"LEAK": password}, no_cache=True))
+                                    no_cache=True))
     assert result.ok, result.model.error
     echo = next(s for s in result.model.steps if "echo token" in s.name)
     assert echo.logs.lines() == ["token=***", "token=***"] or sorted(echo.logs.lines()) == ["token=***"] * 2
@@ -228,9 +236,8 @@ async def test_known_secrets_are_masked_in_the_dashboard_log_view(keyring_login,
     password = sandbox_credential.password
     credentials.save(sandbox_credential)
     fresh = uuid.uuid4().hex  # never cached: the step runs and prints
-    app_dir = project(tmp_path, f'ARG LEAK\nRUN ["/bin/busybox", "sh", "-c", "echo token=$LEAK; echo {fresh}"]\n')
+    app_dir = leaky_project(tmp_path, password, extra=f"; echo {fresh}")
     app = make_app(home["config"], project=app_dir, builder=sandbox.buildkit_host, cache_ref=unique_ref)
-    app.state.build_args = {"LEAK": password}
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("b")
@@ -246,7 +253,49 @@ async def test_known_secrets_are_masked_in_the_dashboard_log_view(keyring_login,
         assert "token=***" in shown, shown
         assert password not in shown
         assert password not in app.export_screenshot()
-        await pilot.press("enter")  # the step's details (its name holds the masked build arg)
+        await pilot.press("enter")  # the step's details (its output again)
         await pilot.pause()
         assert type(app.screen).__name__ == "StepDetailsScreen"
         assert password not in app.export_screenshot()
+
+
+def test_a_build_arg_holding_the_password_is_refused(keyring_login, home, sandbox, sandbox_credential, unique_ref,
+                                                     tmp_path):
+    """Before buildctl starts: BuildKit would put it in buildctl's arguments and the image's
+    metadata, and the history would keep it."""
+    password = sandbox_credential.password
+    credentials.save(sandbox_credential)
+    app_dir = project(tmp_path, 'ARG LEAK\n')
+    for json_flag in ([], ["--json"]):
+        r = cli(["build", str(app_dir), "--cache-ref", unique_ref, "--builder", sandbox.buildkit_host,
+                 "--build-arg", "OK=1", "--build-arg", f"LEAK=x{password}x", *json_flag])
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        out = r.stdout + r.stderr
+        assert password not in out and "Traceback" not in out
+        assert "build arg LEAK holds the password" in out and "type=secret" in out
+        if json_flag:
+            assert json.loads(r.stdout)["error"]["kind"] == "bad-input"
+    history = cli(["history", str(app_dir), "--json"])
+    assert history.returncode == 0, history.stderr
+    assert json.loads(history.stdout)["runs"] == []
+
+
+async def test_the_dashboard_refuses_a_build_arg_holding_the_password(keyring_login, home, sandbox,
+                                                                     sandbox_credential, unique_ref, tmp_path):
+    from tui_support import make_app
+
+    password = sandbox_credential.password
+    credentials.save(sandbox_credential)
+    app_dir = project(tmp_path, 'ARG LEAK\n')
+    app = make_app(home["config"], project=app_dir, builder=sandbox.buildkit_host, cache_ref=unique_ref)
+    app.state.build_args = {"LEAK": password}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        job = app.state.current
+        await until(pilot, lambda: not job.running, "the build ends")
+        assert job.outcome != "success"
+        assert "build arg LEAK holds the password" in str(job.error)
+        await pilot.pause()
+        assert password not in app.export_screenshot()
+        assert all(password not in str(n.message) for n in app._notifications)
