@@ -169,9 +169,11 @@ def test_registry_killed_before_cache_export(ignore, fresh, private, tmp_path):
         assert (proc.returncode, report["status"], export["state"]) == (1, "failed", "unreachable")
 
 
-async def test_registry_killed_before_cache_export_dashboard(fresh, private, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ignore", [False, True], ids=["export-error", "ignore-error"])
+async def test_registry_killed_before_cache_export_dashboard(ignore, fresh, private, tmp_path, monkeypatch):
     """The dashboard's side: the Export line names the kind (registry unreachable), the build is
-    failed (no ignore-error here), the app still answers keys and history records the failure."""
+    failed (with ignore-error, from the command palette: succeeded, the cache not saved), the app
+    still answers keys and history records the outcome."""
     from railpack_tui.tui.widgets.cache_overview import CachePhases
     from tui_support import make_app
 
@@ -181,6 +183,18 @@ async def test_registry_killed_before_cache_export_dashboard(fresh, private, tmp
     app = make_app(tmp_path / "settings", project=project, builder=fresh.buildkit_host, cache_ref=ref)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        if ignore:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"ignore cache export")
+            from textual.command import CommandList
+
+            await until(pilot, lambda: any("Toggle ignore cache export errors" in str(o.prompt) for o in
+                                           app.screen.query_one(CommandList).options), "the palette offers it")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.state.ignore_export_error is True
+            assert any("export errors ignored" in str(n.message) for n in app._notifications)
         await pilot.press("b")
         job = app.state.current
         await until(pilot, lambda: faults.find_process(token) or not job.running, "the slow step runs")
@@ -188,17 +202,22 @@ async def test_registry_killed_before_cache_export_dashboard(fresh, private, tmp
         faults.kill_daemon(private, "registry")
         await until(pilot, lambda: not job.running, "the build ends after its registry died")
         await pilot.pause()
-        assert job.outcome == "failed", (job.outcome, job.error)
-        assert [(o.ref, o.state) for o in job.model.cache_export] == [(ref, "unreachable")]
+        outcome, export_state = ("success", "ignored-error") if ignore else ("failed", "unreachable")
+        assert job.outcome == outcome, (job.outcome, job.error)
+        assert [(o.ref, o.state) for o in job.model.cache_export] == [(ref, export_state)]
         phases = str(app.screen.query_one(CachePhases).render())
         export_line = next(line for line in phases.splitlines() if line.startswith("Export"))
-        assert "registry unreachable" in export_line and ref in export_line, phases
+        assert ref in export_line, phases
+        if ignore:
+            assert "not saved" in export_line and "ignored" in export_line, export_line
+        else:
+            assert "registry unreachable" in export_line, phases
         await pilot.press("4")
         await pilot.pause()
         assert type(app.screen).__name__ == "HistoryScreen"
     h = subprocess.run(CLI + ["history", str(project), "--json"], capture_output=True, text=True, timeout=60)
     [run] = json.loads(h.stdout)["runs"]
-    assert run["status"] == "failed" and [o["state"] for o in run["cache_export"]] == ["unreachable"], run
+    assert run["status"] == outcome and [o["state"] for o in run["cache_export"]] == [export_state], run
 
 
 def test_registry_down_when_testing(fresh, private, tmp_path):

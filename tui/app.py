@@ -247,7 +247,8 @@ class RailpackTUI(App):
             raise EnvironmentProblem("no project is open.", fix="pick one on the Projects screen (key 2)")
         return BuildRequest(path=str(s.project), cache_ref=s.cache_ref, engine=s.engine, builder=s.builder,
                             mode=s.cache_mode, no_import=s.no_import, no_export=s.no_export,
-                            build_args=dict(s.build_args), cache_username=self._cache_username())
+                            ignore_export_error=s.ignore_export_error, build_args=dict(s.build_args),
+                            cache_username=self._cache_username())
 
     def _cache_username(self) -> str | None:
         """The username saved with the cache ref on the Registries screen (its test runs as it:
@@ -479,13 +480,18 @@ class RailpackTUI(App):
                             lambda: self._set_option(no_import=not self.state.no_import))
         yield SystemCommand("Toggle cache export", "Build without exporting to the registry cache (or with it again)",
                             lambda: self._set_option(no_export=not self.state.no_export))
+        yield SystemCommand("Toggle ignore cache export errors",
+                            "A failed cache export does not fail the build (ignore-error=true); the Export line "
+                            "still says the cache was not saved", lambda: self._set_option(
+                                ignore_export_error=not self.state.ignore_export_error))
         yield from getattr(screen, "screen_commands", lambda: [])()
 
     def _set_option(self, **change: Any) -> None:
         self.update_state(**change)
         s = self.state
         self.notify(f"Next build: engine {s.engine}, cache mode {s.cache_mode}, import {'off' if s.no_import else 'on'}, "
-                    f"export {'off' if s.no_export else 'on'}.", timeout=4)
+                    f"export {'off' if s.no_export else 'on'}"
+                    f"{', export errors ignored' if s.ignore_export_error and not s.no_export else ''}.", timeout=4)
 
 
 def run_app(setup: Setup, theme: str | None = None) -> int:

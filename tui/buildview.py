@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from railpack_tui.core.model import NOT_IMPORTED
+from railpack_tui.core.model import NOT_IMPORTED, classify_cache_error
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -182,6 +182,14 @@ OUTCOME_WORDS = {
     "pending": "waiting",
     "not-reached": "not reached (the build stopped first)",
 }
+
+def outcome_words(outcome: Any, state: str) -> str:
+    """What a cache import/export outcome line says; an ignored export failure names its kind."""
+    if state == "ignored-error":
+        kind = classify_cache_error(getattr(outcome, "detail", "") or "", export=True)
+        return f"not saved: {OUTCOME_WORDS.get(kind, kind)} (ignored)"
+    return OUTCOME_WORDS.get(state, state)
+
 
 IMPORT_FIXES = {
     "unauthorized": "save working credentials for {ref} (Registries, key 3)",

@@ -215,6 +215,7 @@ class AppState:
     cache_mode: str = "max"
     no_import: bool = False
     no_export: bool = False
+    ignore_export_error: bool = False  # a failed cache export does not fail the build
     build_args: dict[str, str] = field(default_factory=dict)
     sandbox: Any = None  # core.sandbox.SandboxInfo | None
     notices: list[str] = field(default_factory=list)
@@ -222,7 +223,8 @@ class AppState:
     current: BuildJob | None = None  # the running build, or the last one
     runs: list[BuildJob] = field(default_factory=list)  # this session's builds, oldest first
 
-    FIELDS = ("project", "builder", "cache_ref", "engine", "cache_mode", "no_import", "no_export", "build_args")
+    FIELDS = ("project", "builder", "cache_ref", "engine", "cache_mode", "no_import", "no_export", "ignore_export_error",
+              "build_args")
 
     @classmethod
     def from_setup(cls, setup: Any, settings: Settings | None = None) -> "AppState":

@@ -101,7 +101,7 @@ class CachePhases(OneLayout, Static):
                 good = state == "ok"
                 mild = state in ("not-found", "running", "pending", "ignored-error", "not-reached")
                 colour = _theme_colour(self, "success" if good else ("warning" if mild else "error"))
-                text.append(f"{PHASE_MARKS.get(state, '✗')} {bv.OUTCOME_WORDS.get(state, state)}", style=f"bold {colour}")
+                text.append(f"{PHASE_MARKS.get(state, '✗')} {bv.outcome_words(o, state)}", style=f"bold {colour}")
                 ref_text = getattr(o, "ref", "") or ""
                 if ref_text:
                     text.append(f"  {ref_text}", style="dim")
