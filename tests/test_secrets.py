@@ -45,10 +45,17 @@ def keyring_session():
 
 @pytest.fixture()
 def keyring_login(keyring_session, sandbox, sandbox_credential):
-    """The sandbox login these tests put in the Secret Service, taken out again afterwards: the
-    keyring outlives the test, and later tests expect the sandbox's own credential, not this one."""
+    """The sandbox login these tests put in the Secret Service, put back as it was afterwards: the
+    keyring outlives the test, and `sandbox up` may keep the sandbox's own password under this very
+    name (deleting it would leave every later test's build anonymous: 401 on export)."""
+    import keyring
+
+    service = credentials.service_name(sandbox.registry)
+    before = keyring.get_password(service, sandbox_credential.username)
     yield sandbox_credential
     credentials.delete(sandbox.registry, sandbox_credential.username)
+    if before is not None:
+        keyring.set_password(service, sandbox_credential.username, before)
 
 
 @pytest.fixture()
