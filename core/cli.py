@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cache-ref", required=True, help="the registry cache the cold build exports to and the warm one imports")
     d.add_argument("--engine", choices=["buildkit", "buildx", "railpack"], default="buildkit", help=ENGINE_HELP)
     d.add_argument("--builder", help=BUILDER_HELP + "; its whole local cache is pruned, twice")
+    d.add_argument("--tls-dir", help="client TLS for a tcp:// builder: a directory with ca.pem, cert.pem, key.pem")
     d.add_argument("--json", action="store_true", help=JSON_HELP)
 
     sv = sub.add_parser("serve", help="the dashboard in a web browser (textual-serve)")

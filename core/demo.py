@@ -86,14 +86,15 @@ class DemoResult:
 
 
 def run_demo(path: str, cache_ref: str, engine: str = "buildkit", builder: str | None = None,
-             on_phase: Callable[[str], None] = lambda msg: None,
+             tls_dir: str | None = None, on_phase: Callable[[str], None] = lambda msg: None,
              on_event: Callable[[runner.RunEvent], None] | None = None) -> DemoResult:
     if not cache_ref:  # "" would run both builds without any registry cache and call that the demo
         raise BadInput("--cache-ref is empty.", kind="invalid-ref",
                        fix="give the registry cache ref the demo exports to and imports from, "
                            "like registry.example.com/team/app-cache:main")
-    base = runner.BuildRequest(path=path, cache_ref=cache_ref, engine=engine, builder=builder, mode="max").validate()
-    b = builders.resolve(builder)
+    base = runner.BuildRequest(path=path, cache_ref=cache_ref, engine=engine, builder=builder, mode="max",
+                              tls_dir=tls_dir).validate()
+    b = builders.resolve(builder, tls=base.tls())  # the prunes reach a TLS builder too
     builders.check(b)  # an address or a buildx builder name: refused here, before any prune
     pruned = []
     on_phase(f"pruning the local cache of {b.display} (cold start)")

@@ -151,3 +151,31 @@ def test_builder_resolution(monkeypatch, sandbox):
         builders.resolve("ftp://x")
     with pytest.raises(BadInput):
         builders.resolve("not a builder")
+
+
+def test_demo_takes_tls_dir_for_a_tls_builder(sandbox, sandbox_credential, tls_worker, tmp_path, unique_ref, capsys):
+    """An unreachable tcp:// builder's fix tells `demo` to pass client certificates with --tls-dir
+    DIR; demo had no such flag (argparse refused it, exit 2). With the certificates the demo runs
+    its prunes and both builds on the TLS worker."""
+    import json
+
+    from railpack_tui.core import cli
+    from support.busybox import copy_unique_busybox
+
+    project = tmp_path / "tls-demo"
+    project.mkdir()
+    (project / "Dockerfile").write_text('FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\n'
+                                        'RUN ["/bin/busybox", "true"]\n')
+    copy_unique_busybox(project / "busybox")
+
+    code = cli.main(["demo", str(project), "--cache-ref", unique_ref, "--builder", tls_worker["addr"], "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 3 and error["kind"] == "unreachable" and "--tls-dir DIR" in error["message"], error
+
+    code = cli.main(["demo", str(project), "--cache-ref", unique_ref, "--builder", tls_worker["addr"],
+                     "--tls-dir", str(tls_worker["client"]), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0, data
+    assert data["builder"] == tls_worker["addr"] and len(data["pruned"]) == 2
+    assert data["cold"]["status"] == data["warm"]["status"] == "success"
+    assert data["warm"]["cached"] == data["warm"]["steps"] == 2

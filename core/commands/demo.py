@@ -1,5 +1,5 @@
-"""`railpack-tui demo PATH --cache-ref REF [--engine E] [--builder B] [--json]`: cold vs warm,
-side by side (see core/demo.py). Exit 0 when both builds succeeded, 1 when one failed."""
+"""`railpack-tui demo PATH --cache-ref REF [--engine E] [--builder B] [--tls-dir DIR] [--json]`:
+cold vs warm, side by side (see core/demo.py). Exit 0 when both builds succeeded, 1 when one failed."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     install_signal_handlers()
     say = (lambda m: None) if args.json else (lambda m: print(f"demo: {m}", file=sys.stderr))
     try:
-        result = demo.run_demo(args.path, args.cache_ref, engine=args.engine, builder=args.builder, on_phase=say)
+        result = demo.run_demo(args.path, args.cache_ref, engine=args.engine, builder=args.builder,
+                               tls_dir=getattr(args, "tls_dir", None), on_phase=say)
     except KeyboardInterrupt:
         _stop_engines()
         raise
