@@ -14,7 +14,8 @@ command, also by stage + index:
 - `build-arg-changed`: a declared ARG in effect changed value (a declared ARG becomes env for every
   later RUN of its stage, so it busts them all, used or not);
 - `files-changed`: the step copies from the build context and files under its sources changed
-  (`files`, with `added`/`removed`/`modified`);
+  (`files`, with `added`/`removed`/`modified`); a copied file (not a folder) is named alone:
+  "requirements.txt changed";
 - `cache-unavailable`: nothing above changed: the import failed, the ref was empty, the cache was
   exported with mode=min, the ref was overwritten, or the builder evicted it (whichever the
   evidence shows).
@@ -309,8 +310,13 @@ def _files_miss(ctx: _Ctx, prev, sources: list[str]) -> dict | None:
         return None
     files = sorted(added + removed + modified)
     parts = [f"{len(x)} {w}" for x, w in ((modified, "modified"), (added, "added"), (removed, "removed")) if x]
-    shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
-    return _miss("files-changed", f"files under {' '.join(sources)} changed since build #{run} ({', '.join(parts)}): {shown}",
+    if set(files) <= {_source_path(s) for s in sources}:  # copied files, not folders: name them alone
+        how = parts[0].split(" ", 1)[1] if len(files) == 1 else ", ".join(parts)  # "modified", or "2 modified"
+        what = f"{', '.join(files)} changed since build #{run} ({how})"
+    else:
+        shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+        what = f"files under {' '.join(sources)} changed since build #{run} ({', '.join(parts)}): {shown}"
+    return _miss("files-changed", what,
                  files[:MAX_FILES], compared_run=run, added=added[:MAX_FILES], removed=removed[:MAX_FILES],
                  modified=modified[:MAX_FILES])
 
@@ -435,9 +441,14 @@ def _expand_src(src: str, env: dict) -> str:
         return src
 
 
+def _source_path(src: str) -> str:
+    """A COPY source as a path relative to the context ("." for the whole context)."""
+    return posixpath.normpath(src.lstrip("/")) if src.strip("/") not in ("", ".") else "."
+
+
 def _source_matches(src: str, path: str) -> bool:
     """Does a COPY source (relative to the context) cover this file path?"""
-    src = posixpath.normpath(src.lstrip("/")) if src.strip("/") not in ("", ".") else "."
+    src = _source_path(src)
     if src == ".":
         return True
     if any(c in src for c in "*?["):

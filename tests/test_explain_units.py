@@ -183,3 +183,34 @@ def test_railpack_copy_of_a_folder_names_its_source_not_its_destination(tmp_path
             assert miss["detail"].startswith("files under src changed"), miss["detail"]
         elif change == "package.json":  # outside the copied folder: not why this copy missed
             assert miss["kind"] != "files-changed", miss
+
+
+def test_a_copied_file_that_changed_is_named_as_a_file_and_a_folder_as_a_folder(tmp_path):
+    """`COPY requirements.txt` read "files under requirements.txt changed": a single file reads
+    "requirements.txt changed"; a copied folder keeps "files under src/ changed"."""
+    from railpack_tui.core import history, model
+
+    def second_build_miss(instruction: str, change: str) -> tuple[dict, int]:
+        d = tmp_path / change.replace("/", "-")
+        (d / "src").mkdir(parents=True)
+        (d / "requirements.txt").write_text("flask\n")
+        (d / "src" / "a.txt").write_text("a\n")
+        (d / "Dockerfile").write_text(f"FROM scratch\n{instruction}\n")
+        p = project.detect(d)
+        h = history.History.open(d / "h.sqlite3")
+        info = {"project": p.path, "build_args": {}, "debug_addr": None}
+        for edit in (False, True):
+            if edit:
+                (d / change).write_text("edited\n")
+            m = model.load(_dockerfile_stream(f"[1/1] {instruction}"), returncode=0)
+            snap = project.snapshot(p, {})
+            run = h.record(info, m, snap)
+            explain.annotate(m, snap, h, info)
+        miss = m.step_by_name(f"[1/1] {instruction}").miss
+        assert miss["kind"] == "files-changed" and miss["modified"] == [change], miss
+        return miss, run
+
+    miss, run = second_build_miss("COPY requirements.txt /app/", "requirements.txt")
+    assert miss["detail"] == f"requirements.txt changed since build #{run - 1} (modified)"
+    miss, run = second_build_miss("COPY src/ /app/src/", "src/a.txt")
+    assert miss["detail"] == f"files under src/ changed since build #{run - 1} (1 modified): src/a.txt"
