@@ -4,6 +4,7 @@ outcome, and a loud line when the import failed (a cold build)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .errors import BadInput
@@ -11,6 +12,12 @@ from .model import NOT_IMPORTED, BuildModel
 
 _STATE_LABEL = {"cached": "CACHED", "executed": "RAN", "error": "ERROR", "cancelled": "CANCELLED",
                 "pending": "PENDING", "running": "RUNNING"}
+
+
+def percent(ratio: float | None) -> str:
+    """A hit ratio as the dashboard and the command line both show it: a whole percent, halves
+    rounded up (5 of 8 cached: "63%"; Python's own format rounds halves to even, "62%")."""
+    return f"{math.floor(round((ratio or 0.0) * 100, 6) + 0.5)}%"
 
 
 MAX_LINE_BYTES = 64 << 20  # one progress line read at a time, at most (rawjson lines are far shorter)
@@ -158,7 +165,7 @@ def render_table(report: dict) -> str:
     lines.append("")
     lines.append(
         f"{sm.get('steps', 0)} steps: {sm.get('cached', 0)} cached, {sm.get('executed', 0)} executed, "
-        f"{sm.get('errors', 0)} errors; hit ratio {sm.get('hit_ratio', 0.0) * 100:.1f}%; "
+        f"{sm.get('errors', 0)} errors; hit ratio {percent(sm.get('hit_ratio'))}; "
         + outcome_text(report.get("cache_import", []), "import") + "; "
         + outcome_text(report.get("cache_export", []), "export")
     )

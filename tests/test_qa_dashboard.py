@@ -357,3 +357,24 @@ async def test_keys_after_keeping_a_cache_ref_with_enter_reach_the_app(tmp_path)
         await pilot.press("1")
         await pilot.pause()
         assert app.current_mode == "build", (app.current_mode, box.value)
+
+
+# 5 of 8 steps cached: the Build screen's meter said 62% (Python rounds halves to even) and the
+# command line's report said 62.5%. Both now round to a whole percent, halves up: 63%.
+async def test_the_hit_ratio_reads_the_same_in_the_dashboard_and_on_the_command_line(tmp_path):
+    import re
+
+    from railpack_tui.core.report import render_table
+    from tui_support import make_app, replayed, show_replay
+
+    model = replayed("file-change")
+    summary = model.to_report()["summary"]
+    assert (summary["cached"], summary["steps"]) == (5, 8)
+    cli_line = next(ln for ln in render_table(model.to_report()).splitlines() if ln.startswith("8 steps:"))
+    assert re.search(r"hit ratio (\S+%)", cli_line).group(1) == "63%", cli_line
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_replay(pilot, "file-change")
+        meter = str(app.screen.query_one("#meter").render())
+        assert re.search(r"5/8 steps (\S+%)", meter).group(1) == "63%", meter

@@ -10,7 +10,7 @@ import sys
 import time
 
 from .. import demo
-from ..report import human_bytes, human_time
+from ..report import human_bytes, human_time, percent
 
 
 def _cell(c: dict | None) -> str:
@@ -35,7 +35,7 @@ def render(data: dict) -> str:
         if side is None:
             return f"{label}: not run (the cold build failed)"
         return (f"{label}: {human_time(side['duration_s'])} total, {side['cached']}/{side['steps']} cached "
-                f"(hit ratio {side['hit_ratio'] * 100:.0f}%), {human_bytes(side['pulled_bytes'])} pulled, {side['status']}")
+                f"(hit ratio {percent(side['hit_ratio'])}), {human_bytes(side['pulled_bytes'])} pulled, {side['status']}")
     lines.append(line("cold", cold))
     lines.append(line("warm", warm))
     if data.get("time_saved_s") is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import history as history_mod
 from ..errors import BadInput
-from ..report import human_bytes, human_time
+from ..report import human_bytes, human_time, percent
 
 SQLITE_INT_MAX = 2**63 - 1
 
@@ -32,7 +32,7 @@ def _row(run: history_mod.Run) -> tuple[str, ...]:
     if run.no_cache:
         cache += " no-cache"
     return (f"#{run.id}", _when(run.started_at), run.status, human_time(run.duration_s),
-            f"{sm.get('cached', 0)}/{sm.get('steps', 0)}", f"{(sm.get('hit_ratio') or 0) * 100:.0f}%",
+            f"{sm.get('cached', 0)}/{sm.get('steps', 0)}", percent(sm.get("hit_ratio")),
             human_bytes(sm.get("pulled_bytes")), git, cache, args)
 
 

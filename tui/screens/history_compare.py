@@ -12,6 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from railpack_tui.core.report import percent
+
 from ..widgets.history_diff import RunDiff, StepPair, hit_ratio
 from ..widgets.history_runs import cached_count, state_text, when
 from ..widgets.registries_checks import human_duration
@@ -54,7 +56,7 @@ def _arrow(pair: StepPair) -> Text:
 def run_title(run) -> Text:
     ratio = hit_ratio(run)
     return Text.assemble((f"#{run.id}", "bold"), f" {when(run.started_at)}  ", (run.status, "bold"),
-                         f"  {cached_count(run)} cached", f" ({ratio * 100:.0f}%)" if ratio is not None else "",
+                         f"  {cached_count(run)} cached", f" ({percent(ratio)})" if ratio is not None else "",
                          f"  {human_duration(run.duration_s)}" if run.duration_s is not None else "")
 
 

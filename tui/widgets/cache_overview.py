@@ -9,6 +9,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from railpack_tui.core.report import percent
+
 from .. import buildview as bv
 from .one_layout import OneLayout
 
@@ -63,7 +65,7 @@ class HitMeter(OneLayout, Static):
         text.append("░" * (width - filled), style="dim")
         if total:
             text.append(f" {cached}/{total} steps ", style="bold")
-            text.append(f"{ratio:.0%}", style=f"bold {ok}" if ratio >= 0.5 else "bold")
+            text.append(percent(ratio), style=f"bold {ok}" if ratio >= 0.5 else "bold")
         else:
             text.append(" no steps yet", style="dim")
         set_text(self, text, layout=False)

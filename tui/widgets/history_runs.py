@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
 from railpack_tui.core.model import NOT_IMPORTED
+from railpack_tui.core.report import percent
 
 from .history_diff import STATE_LABELS, hit_ratio
 from .registries_checks import human_duration
@@ -30,7 +31,7 @@ def ratio_bar(ratio: float | None, width: int = 8) -> Text:
         return Text("—", style="dim")
     filled = round(ratio * width)
     style = "green" if ratio >= 0.75 else "yellow" if ratio >= 0.25 else "red"
-    return Text.assemble(("█" * filled, style), ("░" * (width - filled), "dim"), f" {ratio * 100:3.0f}%")
+    return Text.assemble(("█" * filled, style), ("░" * (width - filled), "dim"), f" {percent(ratio):>4}")
 
 
 def state_text(state: str | None) -> Text:
@@ -91,7 +92,7 @@ class HistoryTrends(Horizontal):
         if runs:
             avg = sum(ratios) / len(ratios)
             self.query_one("#trend-hit-label", Static).update(Text.assemble(
-                ("Hit ratio ", "bold"), f"last {ratios[-1] * 100:.0f}%", (f"  avg {avg * 100:.0f}%  over {len(runs)} builds", "dim")))
+                ("Hit ratio ", "bold"), f"last {percent(ratios[-1])}", (f"  avg {percent(avg)}  over {len(runs)} builds", "dim")))
             self.query_one("#trend-time-label", Static).update(Text.assemble(
                 ("Duration ", "bold"), f"last {human_duration(times[-1])}",
                 (f"  fastest {human_duration(min(times))}  slowest {human_duration(max(times))}", "dim")))
