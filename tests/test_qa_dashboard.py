@@ -378,3 +378,33 @@ async def test_the_hit_ratio_reads_the_same_in_the_dashboard_and_on_the_command_
         await show_replay(pilot, "file-change")
         meter = str(app.screen.query_one("#meter").render())
         assert re.search(r"5/8 steps (\S+%)", meter).group(1) == "63%", meter
+
+
+# A --no-import build: the Build screen's cache phases say "Import off", but History's import
+# column said "none" (and the compare "cache import: none -> ok"). Both say "off" now.
+async def test_a_no_import_build_reads_import_off_on_the_build_screen_and_in_history(tmp_path):
+    from types import SimpleNamespace
+
+    from railpack_tui.tui.widgets.cache_overview import CachePhases
+    from railpack_tui.tui.widgets.history_diff import run_changes
+    from railpack_tui.tui.widgets.history_runs import import_text
+    from tui_support import make_app
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        phases = CachePhases()
+        await app.screen.mount(phases)
+        phases.show(None, import_enabled=False, export_enabled=True, ref="127.0.0.1:5000/qa/app:cache")
+        await pilot.pause()
+        import_line = str(phases.render()).splitlines()[0]
+    assert import_line.split() == ["Import", "off"], import_line
+
+    def run(no_import, cache_import):
+        return SimpleNamespace(no_import=no_import, cache_ref="127.0.0.1:5000/qa/app:cache", cache_import=cache_import,
+                               engine="buildkit", mode="max", target=None, no_export=False, no_cache=False,
+                               build_args={}, base_images={}, git_rev=None, git_dirty=None, context=lambda: {})
+    cold = run(True, [])
+    warm = run(False, [{"ref": "127.0.0.1:5000/qa/app:cache", "state": "ok", "detail": ""}])
+    assert import_text(cold).plain == "off"
+    assert import_text(SimpleNamespace(no_import=False, cache_ref=None, cache_import=[])).plain == "off"  # no ref
+    assert "cache import: off → ok" in run_changes(cold, warm)

@@ -111,6 +111,8 @@ def _files_changes(old: dict | None, new: dict | None) -> list[str]:
 
 def _import_state(run: Any) -> str:
     outcomes = run.cache_import or []
+    if run.no_import or not (outcomes or run.cache_ref):  # not asked for: the Build screen's word
+        return "off"
     if not outcomes:
         return "none"
     return ", ".join(str(o.get("state", "?")) for o in outcomes if isinstance(o, dict)) or "none"

@@ -43,7 +43,9 @@ def state_text(state: str | None) -> Text:
 
 def import_text(run: Any) -> Text:
     outcomes = [o for o in (run.cache_import or []) if isinstance(o, dict)]
-    if run.no_import or not outcomes:
+    if run.no_import or not (outcomes or run.cache_ref):  # not asked for: the Build screen's word
+        return Text("off", style="dim")
+    if not outcomes:
         return Text("none", style="dim")
     if outcomes[0].get("detail") == NOT_IMPORTED:  # the build ended first (e.g. a Dockerfile error)
         return Text("not reached", style="dim")
