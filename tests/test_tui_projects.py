@@ -14,7 +14,7 @@ from railpack_tui.tui.screens.projects import ProjectsScreen, ProjectTree
 from railpack_tui.tui.widgets.projects_detection import DetectionView
 from railpack_tui.tui.widgets.projects_path_input import complete_dir, tilde
 from support.tui_fixtures import EXAMPLE, settle
-from tui_support import make_app
+from tui_support import BUILDER, FIXED_NOW, make_app
 
 SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
 
@@ -283,3 +283,55 @@ async def test_keeping_choices_on_a_directory_without_a_project_does_not_open_it
         assert str((home / "notes").resolve()) not in app.state.settings.recent_projects
         said = [n.message for n in app._notifications]
         assert any("nothing to build" in m and "open a directory" in m for m in said), said
+
+
+def _app_offering_a_sandbox_ref(tmp_path, project):
+    """The dashboard as started with a sandbox running: every project is offered the sandbox's
+    ref (REGISTRY/railpack-tui/NAME:cache) unless one was kept for it."""
+    from types import SimpleNamespace
+
+    from railpack_tui.core.defaults import Setup, sandbox_cache_ref
+    from railpack_tui.tui.app import RailpackTUI
+    from railpack_tui.tui.state import Settings
+
+    sandbox = SimpleNamespace(registry="127.0.0.1:45723")
+    setup = Setup(project=project, builder=BUILDER, cache_ref=sandbox_cache_ref(sandbox, project), sandbox=sandbox)
+    return RailpackTUI(setup, settings=Settings.load(tmp_path / "settings.json"), clock=lambda: FIXED_NOW)
+
+
+async def test_a_cleared_cache_ref_survives_a_restart(tmp_path, home, second):
+    """Projects: an empty Cache ref box means no registry cache. It was saved as null, which the
+    next start (and opening the project again) read as "never chosen": the sandbox's ref again."""
+    import json
+
+    project = home / "cache-demo"
+    default = "127.0.0.1:45723/railpack-tui/cache-demo:cache"
+    app = _app_offering_a_sandbox_ref(tmp_path, project)
+    assert app.state.cache_ref == default
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        ref = app.screen.query_one("#choice-cache-ref", Input)
+        ref.focus()
+        ref.value = ""
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.cache_ref is None
+        app.update_state(engine="buildkit", cache_mode="min")  # a later change must not forget the clearing
+        await settle(pilot)
+
+    again = _app_offering_a_sandbox_ref(tmp_path, project)  # the same settings file
+    assert again.state.cache_ref is None and again.state.cache_mode == "min"
+    async with again.run_test(size=(120, 40)) as pilot:
+        await _on_projects(pilot)
+        assert again.screen.query_one("#choice-cache-ref", Input).value == ""
+        again.screen.open_path(second)  # another project (it gets the sandbox's ref), then this one again
+        await settle(pilot)
+        assert again.state.project == second and again.state.cache_ref == default.replace("cache-demo", "second")
+        again.screen.open_path(project)
+        await settle(pilot)
+        assert again.state.project == project and again.state.cache_ref is None
+
+    # a settings file from before (null: never chosen) still starts with the default ref
+    (tmp_path / "settings.json").write_text(json.dumps({"projects": {str(project): {"cache_ref": None}}}))
+    assert _app_offering_a_sandbox_ref(tmp_path, project).state.cache_ref == default

@@ -134,7 +134,9 @@ class Settings:
     def remember_project_settings(self, project: Path | str, **values: Any) -> None:
         projects = dict(self.data.get("projects") or {})
         entry = dict(projects.get(str(project)) or {})
-        entry.update({k: v for k, v in values.items()})
+        # cache_ref None (none chosen now) keeps what is kept: "" means cleared by the user (no
+        # registry cache, see AppState.apply) and stays so; null/absent means never chosen
+        entry.update({k: v for k, v in values.items() if not (k == "cache_ref" and v is None and k in entry)})
         projects[str(project)] = entry
         self.set("projects", projects)
 
@@ -239,6 +241,8 @@ class AppState:
         ref = remembered.get("cache_ref")
         if isinstance(ref, str) and ref and not (setup.cache_ref and _earlier_sandbox_default(ref, setup)):
             state.cache_ref = ref  # chosen for this project: it wins over the sandbox's default ref
+        elif ref == "":  # cleared for this project (no registry cache): not the default ref again
+            state.cache_ref = None
         builder = remembered.get("builder")
         if isinstance(builder, str) and builder and kept_builder_applies(builder):
             state.builder = builder  # kept for this project on Projects, as opening it there does
@@ -269,6 +273,8 @@ class AppState:
         if self.project is not None and changed & {"cache_ref", "builder", "engine", "cache_mode"}:
             self.settings.remember_project_settings(self.project, cache_ref=self.cache_ref, builder=self.builder,
                                                     engine=self.engine, cache_mode=self.cache_mode)
+        if self.project is not None and "cache_ref" in changed and "project" not in changed and not self.cache_ref:
+            self.settings.remember_project_settings(self.project, cache_ref="")  # cleared, not "never chosen"
         if "project" in changed and self.project is not None:
             self.settings.add_recent_project(self.project)
         return changed

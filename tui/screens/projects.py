@@ -198,7 +198,7 @@ class ProjectsScreen(StateScreen):
         if getattr(state, "project", None) == path:
             return
         remembered = state.settings.project_settings(path) if getattr(state, "settings", None) else {}
-        cache_ref = remembered.get("cache_ref") or self._default_cache_ref(path)
+        cache_ref = self._kept_cache_ref(remembered, path)
         kept = remembered.get("builder")
         # as at start: not a gone socket nor another sandbox's (every setting change remembers one)
         builder = kept if isinstance(kept, str) and kept and kept_builder_applies(kept) else getattr(state, "builder", None)
@@ -207,6 +207,12 @@ class ProjectsScreen(StateScreen):
         self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None,
                               engine=engine_for(path, remembered, kind_of(self.detection) if self.detection else None))
         self.notify(f"{path.name}: cache ref {cache_ref or '(none)'}", title="Project opened")
+
+    def _kept_cache_ref(self, remembered: dict, path: Path) -> str | None:
+        """The cache ref kept for a project; one cleared there ("") stays none, and one never
+        chosen is the default (the sandbox's)."""
+        ref = remembered.get("cache_ref")
+        return None if ref == "" else ref or self._default_cache_ref(path)
 
     def _default_cache_ref(self, path: Path) -> str | None:
         sandbox = getattr(self.app_state(), "sandbox", None)
@@ -223,7 +229,7 @@ class ProjectsScreen(StateScreen):
             choices.load(state.cache_ref, state.builder)
         else:
             remembered = state.settings.project_settings(path) if getattr(state, "settings", None) else {}
-            choices.load(remembered.get("cache_ref") or self._default_cache_ref(path), remembered.get("builder"))
+            choices.load(self._kept_cache_ref(remembered, path), remembered.get("builder"))
 
     @on(ProjectChoices.Chosen)
     def _choices_kept(self, event: ProjectChoices.Chosen) -> None:
