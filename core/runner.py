@@ -78,9 +78,7 @@ class BuildRequest:
             from . import refs
 
             refs.parse_cache_ref(self.cache_ref)
-        for k in self.build_args:
-            if not k or "=" in k or any(ch.isspace() for ch in k):
-                raise BadInput(f"bad build-arg name {k!r}.", fix="pass --build-arg NAME=VALUE")
+        check_build_arg_names(self.build_args)
         if self.engine != "railpack" and not self.dockerfile_path().is_file():
             raise BadInput(f"no {self.dockerfile_path().name} in {self.path!r}.",
                            fix="add a Dockerfile, or use --engine railpack for a Railpack app")
@@ -139,6 +137,14 @@ class BuildRequest:
             except RailpackTuiError:
                 builder = builders.Builder(addr="${BUILDKIT_HOST}", source="placeholder")
         return make_engine(self.engine, builder).command_line(self)
+
+
+def check_build_arg_names(names) -> None:
+    """Refuse a build-arg name BuildKit cannot take (empty, holding `=` or whitespace); the
+    dashboard's build-args editor checks each line with this too."""
+    for k in names:
+        if not k or "=" in k or any(ch.isspace() for ch in k):
+            raise BadInput(f"bad build-arg name {k!r}.", fix="pass --build-arg NAME=VALUE")
 
 
 def _check_writable_file(path: str, flag: str) -> None:

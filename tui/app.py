@@ -476,6 +476,8 @@ class RailpackTUI(App):
                                 lambda e=engine: self._set_option(engine=e))
         for mode in ("max", "min"):
             yield SystemCommand(f"Cache mode: {mode}", CACHE_MODE_HELP[mode], lambda m=mode: self._set_option(cache_mode=m))
+        yield SystemCommand("Set build args…", "NAME=VALUE, one a line, for the next build (--build-arg; remembered "
+                            "for this project; key a on Build and Projects)", self.action_set_build_args)
         yield SystemCommand("Toggle cache import", "Build without importing the registry cache (or with it again)",
                             lambda: self._set_option(no_import=not self.state.no_import))
         yield SystemCommand("Toggle cache export", "Build without exporting to the registry cache (or with it again)",
@@ -485,6 +487,22 @@ class RailpackTUI(App):
                             "still says the cache was not saved", lambda: self._set_option(
                                 ignore_export_error=not self.state.ignore_export_error))
         yield from getattr(screen, "screen_commands", lambda: [])()
+
+    def action_set_build_args(self) -> None:
+        """Edit the build args of the next build in a modal (tui/screens/build_args.py)."""
+        from .screens.build_args import BuildArgsScreen
+
+        if isinstance(self.screen, BuildArgsScreen):
+            return
+        self.push_screen(BuildArgsScreen(self.state.build_args, self.state.project), self._build_args_chosen)
+
+    def _build_args_chosen(self, build_args: dict[str, str] | None) -> None:
+        if build_args is None:  # Esc: nothing changes
+            return
+        self.update_state(build_args=build_args)
+        # names only: a value may be something the user would rather not see in a toast
+        names = ", ".join(build_args) if build_args else "none"
+        self.notify(f"Next build: build args {names} (b builds).", timeout=5)
 
     def _set_option(self, **change: Any) -> None:
         self.update_state(**change)

@@ -7,7 +7,8 @@ One `AppState` lives on the app (`self.app.state`). Screens read it freely and c
 
     self.app.state_changed.subscribe(self, self._on_state_changed)   # callback(fields: set[str])
 
-Settings (theme, recent projects, and any key another screen wants kept) are stored as JSON in
+Settings (theme, recent projects, each project's cache ref, builder, engine, cache mode and build
+args, and any key another screen wants kept) are stored as JSON in
 `paths.config_dir()/settings.json`, written atomically, never holding a secret.
 """
 
@@ -194,6 +195,23 @@ def _earlier_sandbox_default(ref: str, setup: Any) -> bool:
     return r.is_loopback and r.registry != current and r.repository.startswith("railpack-tui/")
 
 
+def remembered_build_args(remembered: dict[str, Any]) -> dict[str, str]:
+    """The build args kept for a project (`build_args` in its settings): {} when none were kept,
+    or when what was kept is not a {name: value} of names a build takes (a settings file from
+    before build args were kept, or edited by hand): the dashboard still starts."""
+    value = remembered.get("build_args")
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return {}
+    from railpack_tui.core.errors import BadInput
+    from railpack_tui.core.runner import check_build_arg_names
+
+    try:
+        check_build_arg_names(value)
+    except BadInput:
+        return {}
+    return dict(value)
+
+
 def kept_builder_applies(builder: str) -> bool:
     """A builder remembered for a project is used at start unless BUILDKIT_HOST names one for
     this run, or it is a unix socket that no longer exists or a railpack-tui sandbox's (every
@@ -238,6 +256,7 @@ class AppState:
         state.engine = engine_for(setup.project, remembered)
         if remembered.get("cache_mode") in CACHE_MODES:
             state.cache_mode = remembered["cache_mode"]
+        state.build_args = remembered_build_args(remembered)
         ref = remembered.get("cache_ref")
         if isinstance(ref, str) and ref and not (setup.cache_ref and _earlier_sandbox_default(ref, setup)):
             state.cache_ref = ref  # chosen for this project: it wins over the sandbox's default ref
@@ -270,9 +289,10 @@ class AppState:
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed.add(name)
-        if self.project is not None and changed & {"cache_ref", "builder", "engine", "cache_mode"}:
+        if self.project is not None and changed & {"cache_ref", "builder", "engine", "cache_mode", "build_args"}:
             self.settings.remember_project_settings(self.project, cache_ref=self.cache_ref, builder=self.builder,
-                                                    engine=self.engine, cache_mode=self.cache_mode)
+                                                    engine=self.engine, cache_mode=self.cache_mode,
+                                                    build_args=dict(self.build_args))
         if self.project is not None and "cache_ref" in changed and "project" not in changed and not self.cache_ref:
             self.settings.remember_project_settings(self.project, cache_ref="")  # cleared, not "never chosen"
         if "project" in changed and self.project is not None:

@@ -47,6 +47,7 @@ class BuildScreen(Screen):
         Binding("b", "app.build", "Build"),
         Binding("c", "app.cancel_build", "Cancel"),
         Binding("r", "app.rebuild", "Rebuild", show=False),
+        Binding("a", "app.set_build_args", "Build args", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("y", "copy_command", "Copy"),
         Binding("escape", "back", "Back", show=False),

@@ -27,12 +27,14 @@ BUILD = [
     ("/", "filter steps by words or state (cached, running, error)"),
     ("tab", "next pane (steps, logs)"),
     ("y", "copy the equivalent command line (for CI)"),
+    ("a", "build args for the next build (NAME=VALUE, one a line)"),
     ("esc", "back: close, clear the filter, follow the running step"),
 ]
 PROJECTS = [
     ("/", "type a path (→ completes a directory), enter opens it"),
     ("enter  o", "open the directory highlighted in the tree"),
     ("e", "edit the cache ref and builder for the project"),
+    ("a", "build args for the project's next build (NAME=VALUE)"),
     ("ctrl+r", "detect the Dockerfile or Railpack app again"),
     ("p", "Railpack plan: run `railpack prepare` (a Railpack app)"),
     ("esc", "back to the tree"),

@@ -20,7 +20,7 @@ from railpack_tui.core.errors import RailpackTuiError
 from ..widgets.projects_choices import ProjectChoices
 from ..widgets.projects_detection import DetectionView, detect_project, kind_of
 from ..widgets.projects_path_input import ProjectPathInput, expand, tilde
-from ..state import engine_for, kept_builder_applies
+from ..state import engine_for, kept_builder_applies, remembered_build_args
 from ..widgets.projects_recent import RecentProjects
 from .state_screen import StateScreen
 
@@ -67,6 +67,7 @@ class ProjectsScreen(StateScreen):
         Binding("ctrl+r", "rescan", "Rescan"),
         Binding("e", "edit_choices", "Cache/builder"),
         Binding("p", "prepare_plan", "Railpack plan", show=False),
+        Binding("a", "app.set_build_args", "Build args", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -204,8 +205,10 @@ class ProjectsScreen(StateScreen):
         builder = kept if isinstance(kept, str) and kept and kept_builder_applies(kept) else getattr(state, "builder", None)
         # the engine goes with the project: a Railpack app opened after a Dockerfile project (or the
         # other way round) kept the previous project's engine, and its build failed
+        # so do its build args: another project's would bust (or break) this one's cache
         self.app.update_state(project=path, cache_ref=cache_ref or None, builder=builder or None,
-                              engine=engine_for(path, remembered, kind_of(self.detection) if self.detection else None))
+                              engine=engine_for(path, remembered, kind_of(self.detection) if self.detection else None),
+                              build_args=remembered_build_args(remembered))
         self.notify(f"{path.name}: cache ref {cache_ref or '(none)'}", title="Project opened")
 
     def _kept_cache_ref(self, remembered: dict, path: Path) -> str | None:
