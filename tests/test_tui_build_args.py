@@ -7,6 +7,7 @@ build-arg-changed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -224,3 +225,24 @@ async def test_an_arg_changed_in_the_editor_makes_the_next_build_miss_with_build
         assert run.state == "executed"
         assert run.miss is not None and run.miss["kind"] == "build-arg-changed", run.miss
         assert run.miss["args"] == ["APP_VERSION"]
+
+
+async def test_a_value_holding_a_known_registry_password_is_refused(tmp_path):
+    """Saved args are kept in settings.json: a password this process has built with must not go there."""
+    from railpack_tui.core import masking
+
+    secret = "pw-" + os.urandom(8).hex()
+    masking.remember([secret])
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await open_editor(pilot)
+        await type_lines(pilot, f"OK=1\nTOKEN=x{secret}x")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, BuildArgsScreen)
+        shown = problem(app)
+        assert "Line 2: TOKEN holds the password" in shown and "type=secret" in shown and secret not in shown
+        assert app.state.build_args == {}
+    settings = tmp_path / "settings.json"
+    assert not settings.exists() or secret not in settings.read_text()

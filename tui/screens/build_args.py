@@ -24,6 +24,7 @@ LINE_FIX = "write it as NAME=VALUE (NAME= for an empty value)"
 def parse_build_args(text: str) -> dict[str, str]:
     """{name: value} from NAME=VALUE lines (blank lines skipped; the value is everything after the
     first `=`, kept as typed). BadInput names the first bad line and how to write it."""
+    from railpack_tui.core import masking
     from railpack_tui.core.runner import check_build_arg_names
 
     args: dict[str, str] = {}
@@ -41,6 +42,10 @@ def parse_build_args(text: str) -> dict[str, str]:
                            fix="a name has no spaces (none around the =) and is not empty: " + LINE_FIX) from None
         if name in where:
             raise BadInput(f"Line {number}: {name} is already set on line {where[name]}.", fix="keep one of the two lines")
+        if masking.known().holds_secret(value):
+            raise BadInput(f"Line {number}: {name} holds the password of a registry this app builds with.",
+                           fix="pass secrets as BuildKit secrets (RUN --mount=type=secret), never as build args: "
+                               "they are kept in settings and in the image's metadata")
         where[name] = number
         args[name] = value
     return args
