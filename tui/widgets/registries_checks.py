@@ -10,17 +10,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from railpack_tui.core.report import human_bytes  # the units the check details and the CLI use
+
 CHECK_NAMES = ("resolve", "connect", "tls", "ping", "auth", "pull", "push", "cache")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def human_duration(seconds: float) -> str:
