@@ -443,6 +443,7 @@ def _down(d: Path) -> list[str]:
     for name, daemon in (("buildkitd", info.buildkitd), ("registry", info.registry_daemon)):
         if daemon and _stop_pid(daemon.pid, daemon.argv0, d):
             stopped.append(f"{name} (pid {daemon.pid})")
+    _unmount_leftovers(d)
     if info.registry:
         try:
             credentials.delete(info.registry, info.username)
@@ -451,6 +452,25 @@ def _down(d: Path) -> list[str]:
     (d / PASSWORD_FILE).unlink(missing_ok=True)
     _state_path(d).unlink(missing_ok=True)
     return stopped
+
+
+def mounts_under(d: Path) -> list[str]:
+    """Mount points inside `d`, deepest first (from /proc/self/mountinfo; [] where it is absent)."""
+    root = str(d.resolve())
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            points = [line.split()[4] for line in fh]
+    except OSError:
+        return []
+    points = [p.encode().decode("unicode_escape") for p in points]  # "\040" is a space
+    return sorted((p for p in points if p == root or p.startswith(root + "/")), key=len, reverse=True)
+
+
+def _unmount_leftovers(d: Path) -> None:
+    """A buildkitd that was killed (OOM, SIGKILL) leaves its running steps' root filesystems
+    mounted under its root: detach them so the sandbox directory can be removed."""
+    for point in mounts_under(d):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=10, check=False)
 
 
 def env_lines(info: SandboxInfo) -> list[str]:

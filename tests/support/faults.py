@@ -30,7 +30,9 @@ def private_sandbox() -> Iterator[Path]:
         if loaded is not None:
             credentials.forget(loaded.registry, loaded.username)
         sandbox_mod.down(d)
+        left = sandbox_mod.mounts_under(d)  # a killed buildkitd's step mounts: down detaches them
         shutil.rmtree(d, ignore_errors=True)
+        assert left == [], f"sandbox down left {len(left)} mounts under {d}"
 
 
 def restart(d: Path) -> sandbox_mod.SandboxInfo:
