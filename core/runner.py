@@ -573,10 +573,13 @@ class BuildRun:
         model = BuildModel(format="rawjson")
         model.masker = masker
         if cache_expected:
-            req = self.request
-            model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
-                               ignore_export_error=req.ignore_export_error)
+            self._expect_cache(model)
         self.model = model
+
+    def _expect_cache(self, model) -> None:
+        req = self.request
+        model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
+                           ignore_export_error=req.ignore_export_error)
 
     def run(self) -> BuildResult:
         req = self.request
@@ -638,8 +641,7 @@ class BuildRun:
                     self._check_cancel()
                     cache_expected = True
                     if self.model is not None:
-                        self.model.expect_cache(import_refs=req.import_refs(), export_refs=req.export_refs(),
-                                                ignore_export_error=req.ignore_export_error)
+                        self._expect_cache(self.model)
                     self._proc = engine.start(req, str(cfg))
                     if self._cancel.is_set():
                         self._proc.cancel()
@@ -777,14 +779,20 @@ def run_build(request: BuildRequest, on_event: Callable[[RunEvent], None] | None
     return BuildRun(request, on_event).run()
 
 
-def install_signal_handlers() -> None:
-    """On SIGTERM/SIGHUP: stop every engine process group we started, remove every temporary
-    Docker config, then die of the signal as usual. Main thread only."""
+def stop_all_builds() -> None:
+    """Stop every engine process group this process started (SIGINT: buildctl/buildx cancel the
+    solve, BuildKit stops the step) and remove every temporary Docker config at once."""
     from .engines.base import kill_live_groups
 
+    kill_live_groups(signal.SIGINT)
+    dockerconfig.remove_all()
+
+
+def install_signal_handlers() -> None:
+    """On SIGTERM/SIGHUP: `stop_all_builds()`, then die of the signal as usual. Main thread only."""
+
     def handler(signum, frame):
-        kill_live_groups(signal.SIGINT)
-        dockerconfig.remove_all()
+        stop_all_builds()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
@@ -793,4 +801,5 @@ def install_signal_handlers() -> None:
             signal.signal(sig, handler)
 
 
-__all__ = ["BuildRequest", "BuildRun", "BuildResult", "RunEvent", "run_build", "install_signal_handlers", "make_engine"]
+__all__ = ["BuildRequest", "BuildRun", "BuildResult", "RunEvent", "run_build", "install_signal_handlers", "stop_all_builds",
+           "make_engine"]

@@ -425,13 +425,11 @@ class RailpackTUI(App):
         remove the temporary Docker configs at once and quit; `run_app` then waits for the build
         to end and dies of the signal. Before, the process died where it stood: buildctl and the
         step ran on and the config holding the registry password stayed in $TMPDIR."""
-        from railpack_tui.core import dockerconfig
-        from railpack_tui.core.engines.base import kill_live_groups
+        from railpack_tui.core.runner import stop_all_builds
 
         self.terminated_by = signum
         self._stop_build()
-        kill_live_groups(signal.SIGINT)
-        dockerconfig.remove_all()
+        stop_all_builds()
         self.exit(return_code=128 + signum)
 
     # --- the equivalent command line -------------------------------------------------------------

@@ -53,15 +53,14 @@ def render(data: dict) -> str:
 def _stop_engines(grace_s: float = 5.0) -> None:
     """After Ctrl-C: the engine runs in a session of its own (the terminal's SIGINT does not reach
     it), so cancel it here (SIGINT, then SIGKILL after `grace_s`) and remove its Docker config."""
-    from .. import dockerconfig
     from ..engines.base import group_alive, kill_live_groups, live_process_groups
+    from ..runner import stop_all_builds
 
-    kill_live_groups(signal.SIGINT)  # buildctl/buildx cancel the solve: BuildKit stops the step
+    stop_all_builds()
     deadline = time.monotonic() + grace_s
     while any(group_alive(g) for g in live_process_groups()) and time.monotonic() < deadline:
         time.sleep(0.1)
     kill_live_groups(signal.SIGKILL)
-    dockerconfig.remove_all()
 
 
 def run(args: argparse.Namespace) -> int:
